@@ -1,0 +1,235 @@
+"""The ``promcast`` command line: parse, call the library, print or write. No logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable, Sequence
+
+from . import __version__
+from .errors import InputError, PromcastError
+
+log = logging.getLogger("promcast")
+
+EPILOG = (
+    "Settings also come from a YAML file (--config or $PROMCAST_CONFIG) and PROMCAST_* environment "
+    "variables, e.g. PROMCAST_PROMETHEUS_URL; see the README for the full list."
+)
+
+
+# ---------------------------------------------------------------------------------------------- options
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="YAML settings file (default: $PROMCAST_CONFIG)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log verbosity")
+
+
+def _add_source(parser: argparse.ArgumentParser, *, with_input: bool) -> None:
+    group = parser.add_argument_group("history")
+    if with_input:
+        group.add_argument("--input", metavar="F.csv", help="history CSV with header timestamp,value")
+    group.add_argument("--prometheus-url", metavar="URL", help="Prometheus (or compatible) base URL")
+    group.add_argument("--source", choices=["demo"], help="use the embedded demo metrics instead of Prometheus")
+    group.add_argument("--expr", metavar="PROMQL", help="PromQL expression to fetch")
+    group.add_argument("--history", default="14d", metavar="DUR", help="how far back to fetch (default: 14d)")
+    group.add_argument("--step", default="5m", metavar="DUR", help="resolution of the fetched history (default: 5m)")
+    group.add_argument("--end", default="now", metavar="TIME", help="end of the history: ISO time, epoch or 'now' (default)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="promcast",
+        description="Forecasts, anomaly bands and predictive-maintenance rules for Prometheus and Grafana.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"promcast {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def command(name: str, help_text: str, handler: Callable, description: str | None = None):
+        p = sub.add_parser(name, help=help_text, description=description or help_text, epilog=EPILOG)
+        p.set_defaults(handler=handler)
+        _add_common(p)
+        return p
+
+    p = command("serve", "serve the Grafana JSON datasource API and /metrics", _cmd_serve,
+                "Serve the Grafana JSON datasource API at /grafana and promcast's own metrics at /metrics. "
+                "Without a Prometheus URL it serves the embedded demo metrics.")
+    p.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", help="port to listen on (default: 8080)")
+    p.add_argument("--prometheus-url", metavar="URL", help="Prometheus base URL (default: the embedded demo)")
+
+    p = command("fetch", "fetch history into a CSV", _cmd_fetch,
+                "Fetch the history of a PromQL expression into a CSV (timestamp,value[,series]).")
+    _add_source(p, with_input=False)
+    p.add_argument("--output", required=True, metavar="OUT.csv", help="CSV file to write (atomically)")
+
+    p = command("forecast", "forecast a series with a band", _cmd_forecast)
+    _add_source(p, with_input=True)
+    p.add_argument("--horizon", required=True, metavar="DUR", help="how far ahead to forecast, e.g. 1d")
+    p.add_argument("--model", default="prophet", help="model name (default: prophet)")
+    p.add_argument("--interval", default="0.95", help="band's coverage probability (default: 0.95)")
+    p.add_argument("--output", metavar="OUT.csv", help="CSV timestamp,yhat,yhat_lower,yhat_upper (default: stdout)")
+    p.add_argument("--plot", metavar="OUT.png", help="draw history, forecast and band into a PNG")
+
+    p = command("detect", "score every row for anomalies (causal, walk-forward)", _cmd_detect)
+    _add_source(p, with_input=True)
+    p.add_argument("--model", default="ensemble", help="model name (default: ensemble)")
+    p.add_argument("--refit-every", default="1d", metavar="DUR", help="walk-forward refit cadence (default: 1d)")
+    p.add_argument("--output", metavar="OUT.csv", help="CSV timestamp,value,anomaly_score (default: stdout)")
+    p.add_argument("--plot", metavar="OUT.png", help="draw the series and mark anomalies into a PNG")
+
+    p = command("predict", "predict disk exhaustion, memory leaks or capacity needs", _cmd_predict)
+    p.add_argument("kind", choices=["disk", "memory", "capacity"], help="what to predict")
+    _add_source(p, with_input=True)
+    p.add_argument("--capacity", metavar="C", help="disk size or load capacity, in the values' unit")
+    p.add_argument("--size-expr", metavar="PROMQL", help="disk size expression (disk, from Prometheus)")
+    p.add_argument("--limit", metavar="BYTES", help="memory limit (memory)")
+    p.add_argument("--limit-expr", metavar="PROMQL", help="memory limit expression (memory, from Prometheus)")
+    p.add_argument("--headroom", default="0.2", help="capacity headroom fraction (default: 0.2)")
+    p.add_argument("--horizon", default="30d", metavar="DUR", help="capacity planning horizon (default: 30d)")
+    p.add_argument("--format", choices=["json", "table"], default="json", help="output format (default: json)")
+    p.add_argument("--plot", metavar="OUT.png", help="draw history, projection and limit into a PNG")
+
+    p = command("generate-rules", "turn a RuleSpec into Prometheus rules", _cmd_generate_rules)
+    p.add_argument("--spec", required=True, metavar="SPEC.yaml", help="RuleSpec file")
+    p.add_argument("--output", required=True, metavar="DIR", help="directory for the rule files")
+    p.add_argument("--format", choices=["prometheus", "prometheusrule", "both"], default="prometheus")
+    p.add_argument("--prometheus-url", metavar="URL", help="override the spec's source.prometheus_url")
+    p.add_argument("--source", choices=["demo"], help="fit on the embedded demo metrics")
+    p.add_argument("--check", action="store_true", help="run promtool check/test rules; write nothing if they fail")
+    p.add_argument("--force", action="store_true", help="overwrite files promcast did not generate")
+    p.add_argument("--executor", choices=["local", "dask"], default="local")
+
+    p = command("fit", "fit a model for every series of an expression and store it", _cmd_fit)
+    p.add_argument("--expr", required=True, metavar="PROMQL")
+    p.add_argument("--model", required=True)
+    p.add_argument("--store", metavar="DIR", help="model store directory")
+    p.add_argument("--executor", choices=["local", "dask"], default="local")
+    p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address, e.g. tcp://HOST:8786")
+
+    p = command("provision", "create the datasource and dashboards in Grafana", _cmd_provision)
+    p.add_argument("--grafana-url", required=True, metavar="URL")
+    p.add_argument("--token", help="Grafana service account token")
+    p.add_argument("--user")
+    p.add_argument("--password")
+    p.add_argument("--backend-url", metavar="URL", help="URL Grafana uses to reach promcast")
+
+    p = command("evaluate", "score models on the NAB corpus and backtest forecasts", _cmd_evaluate)
+    p.add_argument("--nab", required=True, metavar="DIR", help="NAB folder with windows.json")
+    p.add_argument("--windows", metavar="FILE", help="label windows JSON (default: DIR/windows.json)")
+    p.add_argument("--model", action="append", help="model to score (repeatable; default: all)")
+    return parser
+
+
+# ------------------------------------------------------------------------------------------- handlers
+def _settings(args, **overrides):
+    from .config import load_settings
+
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if getattr(args, "log_level", None):
+        overrides["log_level"] = args.log_level
+    return load_settings(getattr(args, "config", None), overrides=overrides)
+
+
+def _source_from_args(args, settings):
+    """The source an --expr is fetched from: --source demo, --prometheus-url or the configured URL."""
+    from .sources.factory import make_source
+
+    if args.source == "demo":
+        return make_source(settings, "demo")
+    if not settings.prometheus.url:
+        raise InputError("no history source: give --prometheus-url URL, --source demo"
+                         + (" or --input F.csv" if hasattr(args, "input") else ""))
+    return make_source(settings)
+
+
+def load_histories(args, settings):
+    """History for commands that take ``--input`` or an ``--expr`` on a source."""
+    from .durations import parse_duration, parse_time
+
+    if getattr(args, "input", None):
+        if args.expr or args.prometheus_url or args.source:
+            raise InputError("give either --input F.csv or --expr with a source, not both")
+        from .sources.files import read_csv_histories
+
+        return read_csv_histories(args.input)
+    if args.prometheus_url and args.source:
+        raise InputError("give either --prometheus-url or --source demo, not both")
+    if not args.expr:
+        raise InputError("--expr PROMQL is required with a source" +
+                         (" (or give --input F.csv)" if hasattr(args, "input") else ""))
+    history = parse_duration(args.history, what="--history")
+    step = parse_duration(args.step, what="--step")
+    end = parse_time(args.end, what="--end")
+    source = _source_from_args(args, settings)
+    import pandas as pd
+
+    return source.query_range(args.expr, end - pd.Timedelta(history), end, pd.Timedelta(step))
+
+
+def _cmd_serve(args) -> int:
+    from .service.server import run_server
+
+    settings = _settings(args, **{"server.host": args.host, "server.port": args.port,
+                                  "prometheus.url": args.prometheus_url})
+    run_server(settings)
+    return 0
+
+
+def _cmd_fetch(args) -> int:
+    from .sources.files import write_csv_histories
+
+    settings = _settings(args, **{"prometheus.url": args.prometheus_url})
+    histories = load_histories(args, settings)
+    if not histories:
+        raise InputError(f"{args.expr!r} matched no series in that range; nothing written to {args.output}")
+    rows = write_csv_histories(args.output, histories)
+    log.info("wrote %d rows of %d series to %s", rows, len(histories), args.output)
+    return 0
+
+
+def _later(issue: str) -> Callable:
+    def handler(args) -> int:
+        raise PromcastError(f"`promcast {args.command}` is not available in this version yet ({issue})")
+    return handler
+
+
+_cmd_forecast = _later("forecasting models")
+_cmd_detect = _later("anomaly models")
+_cmd_evaluate = _later("NAB evaluation")
+_cmd_predict = _later("predictive maintenance")
+_cmd_generate_rules = _later("rule generation")
+_cmd_fit = _later("batch fitting")
+_cmd_provision = _later("Grafana provisioning")
+
+
+# ---------------------------------------------------------------------------------------------- main
+def setup_logging(level: str = "info") -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("cmdstanpy", "prophet", "matplotlib", "urllib3", "tensorflow", "absl"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "log_level", None) or "info")
+    try:
+        return int(args.handler(args) or 0)
+    except PromcastError as exc:
+        print(f"promcast {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("promcast: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,326 @@
+"""Settings from a YAML file and ``PROMCAST_*`` environment variables (environment wins).
+
+Every setting has a dotted key (``prometheus.url``), a YAML location (``prometheus: {url: ...}``) and an
+environment variable (``PROMCAST_PROMETHEUS_URL``). Values are validated on load; an error names the
+key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from .durations import parse_duration
+from .errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "PROMCAST_"
+CONFIG_ENV = "PROMCAST_CONFIG"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    threads: int = 16
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    url: str | None = None
+    timeout: float = 30.0
+    retries: int = 3
+    bearer_token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    headers: dict = field(default_factory=dict)
+    path_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Optional auth for promcast's own HTTP API (bearer token and/or basic auth)."""
+
+    bearer_token: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    refit_interval: float = 900.0
+    max_entries: int = 256
+    max_megabytes: int = 512
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    default: str = "prophet"
+    ensemble_weights: dict = field(default_factory=lambda: {"prophet": 0.3, "lstm": 0.4, "iforest": 0.3})
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    models: ModelSettings = field(default_factory=ModelSettings)
+    log_level: str = "info"
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    number = int(str(value).strip())
+    if number <= 0 or float(str(value).strip()) != number:
+        raise ValueError
+    return number
+
+
+def _port(value: Any) -> int:
+    number = _positive_int(value)
+    if number > 65535:
+        raise ValueError
+    return number
+
+
+def _non_negative_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    number = int(str(value).strip())
+    if number < 0:
+        raise ValueError
+    return number
+
+
+def _positive_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    number = float(str(value).strip())
+    if not number > 0 or number == float("inf"):
+        raise ValueError
+    return number
+
+
+def _seconds(value: Any) -> float:
+    try:
+        return parse_duration(value).total_seconds()
+    except InputError as exc:
+        raise ValueError from exc
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        raise ValueError
+    return str(value)
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None or value == "" else _text(value)
+
+
+def _url(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    text = _text(value).rstrip("/")
+    if not text.startswith(("http://", "https://")):
+        raise ValueError
+    return text
+
+
+def _string_map(value: Any) -> dict:
+    """A mapping of strings; from the environment as JSON or ``k=v,k2=v2``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return {}
+        if text.startswith("{"):
+            value = json.loads(text)
+        else:
+            value = dict(part.split("=", 1) for part in text.split(","))
+    if not isinstance(value, Mapping):
+        raise ValueError
+    return {str(k).strip(): str(v).strip() for k, v in value.items()}
+
+
+def _weights(value: Any) -> dict:
+    from .models.registry import model_names  # lazy: config must stay importable without models
+
+    weights = {k: float(v) for k, v in _string_map(value).items()}
+    known = set(model_names())
+    if not weights or any(k not in known or w < 0 for k, w in weights.items()) or sum(weights.values()) <= 0:
+        raise ValueError
+    return weights
+
+
+def _model_name(value: Any) -> str:
+    from .models.registry import model_names
+
+    text = _text(value)
+    if text not in model_names():
+        raise ValueError
+    return text
+
+
+def _log_level(value: Any) -> str:
+    text = _text(value).lower()
+    if text not in LOG_LEVELS:
+        raise ValueError
+    return text
+
+
+# dotted key -> (parser, what is allowed)
+_FIELDS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "server.host": (_text, "a host name or IP address to listen on"),
+    "server.port": (_port, "a TCP port between 1 and 65535"),
+    "server.threads": (_positive_int, "a positive number of worker threads"),
+    "prometheus.url": (_url, "an http:// or https:// URL, e.g. http://127.0.0.1:9090"),
+    "prometheus.timeout": (_seconds, "a duration such as 30s or 2m, or seconds"),
+    "prometheus.retries": (_non_negative_int, "a whole number of retries, 0 or more"),
+    "prometheus.bearer_token": (_optional_text, "a token string"),
+    "prometheus.username": (_optional_text, "a user name"),
+    "prometheus.password": (_optional_text, "a password"),
+    "prometheus.headers": (_string_map, "a mapping of header names to values (env: JSON or Name=value,Name2=value)"),
+    "prometheus.path_prefix": (_text, "a URL path prefix such as /prometheus"),
+    "auth.bearer_token": (_optional_text, "a token string"),
+    "auth.username": (_optional_text, "a user name"),
+    "auth.password": (_optional_text, "a password"),
+    "cache.refit_interval": (_seconds, "a duration such as 15m"),
+    "cache.max_entries": (_positive_int, "a positive number of cached models"),
+    "cache.max_megabytes": (_positive_int, "a positive number of megabytes"),
+    "models.default": (_model_name, "a registered model name (see `promcast forecast --help`)"),
+    "models.ensemble_weights": (_weights, "a mapping of model names to non-negative weights, e.g. {prophet: 0.3, lstm: 0.4, iforest: 0.3}"),
+    "log_level": (_log_level, "one of " + ", ".join(LOG_LEVELS)),
+}
+
+
+def env_name(key: str) -> str:
+    """``prometheus.url`` -> ``PROMCAST_PROMETHEUS_URL``."""
+    return ENV_PREFIX + key.replace(".", "_").upper()
+
+
+def _flatten(data: Mapping, prefix: str, origin: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if dotted in _FIELDS:
+            flat[dotted] = value
+        elif isinstance(value, Mapping) and any(k.startswith(dotted + ".") for k in _FIELDS):
+            flat.update(_flatten(value, dotted + ".", origin))
+        else:
+            known = sorted({k.split(".")[0] for k in _FIELDS} if not prefix else
+                           {k[len(prefix):] for k in _FIELDS if k.startswith(prefix)})
+            raise ConfigError(f"{origin}: unknown setting {dotted!r}; allowed here: {', '.join(known)}")
+    return flat
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML config file into dotted keys; errors name the file and what is wrong."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.__class__.__name__}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config file {path} must hold a mapping of settings, not {type(data).__name__}")
+    return _flatten(data, "", f"config file {path}")
+
+
+def _read_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    by_env = {env_name(key): key for key in _FIELDS}
+    flat = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        if name in by_env:
+            flat[by_env[name]] = value
+        else:
+            log.warning("ignoring unknown environment variable %s (known: %s)", name, ", ".join(sorted(by_env)))
+    return flat
+
+
+def _validate(key: str, value: Any, origin: str) -> Any:
+    parser, allowed = _FIELDS[key]
+    try:
+        return parser(value)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        shown = "<hidden>" if "password" in key or "token" in key else repr(value)
+        raise ConfigError(f"{origin}: bad value {shown} for {key}; expected {allowed}") from exc
+
+
+def load_settings(
+    path: str | os.PathLike | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Load settings: defaults < YAML file (``path`` or ``$PROMCAST_CONFIG``) < environment < ``overrides``.
+
+    ``overrides`` are dotted keys from command-line options (None values are ignored).
+    """
+    environ = os.environ if environ is None else environ
+    path = path or environ.get(CONFIG_ENV) or None
+    values: dict[str, Any] = {}
+    if path:
+        for key, value in read_config_file(path).items():
+            values[key] = _validate(key, value, f"config file {path}")
+    for key, value in _read_env(environ).items():
+        values[key] = _validate(key, value, f"environment variable {env_name(key)}")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _validate(key, value, f"option for {key}")
+    return _build(values)
+
+
+def _build(values: Mapping[str, Any]) -> Settings:
+    sections: dict[str, dict[str, Any]] = {}
+    top: dict[str, Any] = {}
+    for key, value in values.items():
+        if "." in key:
+            section, name = key.split(".", 1)
+            sections.setdefault(section, {})[name] = value
+        else:
+            top[key] = value
+    kwargs = dict(top)
+    for f in dataclasses.fields(Settings):
+        if f.name in sections:
+            kwargs[f.name] = f.default_factory()  # type: ignore[misc]
+            kwargs[f.name] = dataclasses.replace(kwargs[f.name], **sections[f.name])
+    settings = Settings(**kwargs)
+    _check_pairs(settings)
+    return settings
+
+
+def _check_pairs(settings: Settings) -> None:
+    for section in ("prometheus", "auth"):
+        block = getattr(settings, section)
+        if bool(block.username) != bool(block.password):
+            raise ConfigError(
+                f"{section}.username and {section}.password must be set together "
+                f"({env_name(section + '.username')} / {env_name(section + '.password')})"
+            )
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(key, env var, allowed) for every setting, for docs and ``--help``."""
+    return [(key, env_name(key), allowed) for key, (_, allowed) in _FIELDS.items()]

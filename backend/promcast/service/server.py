@@ -1,0 +1,24 @@
+"""Run the app under waitress, a production WSGI server (threads, no debug reloader)."""
+
+from __future__ import annotations
+
+import logging
+
+from ..config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_server(settings: Settings) -> None:
+    from waitress import serve
+
+    from ..cli import setup_logging
+    from .app import create_app
+
+    setup_logging(settings.log_level)
+    app = create_app(settings)
+    source = app.extensions["promcast.source"]
+    log.info("promcast serving on http://%s:%d/grafana (history: %s)",
+             settings.server.host, settings.server.port, source.description)
+    serve(app, host=settings.server.host, port=settings.server.port, threads=settings.server.threads,
+          ident="promcast", clear_untrusted_proxy_headers=True)

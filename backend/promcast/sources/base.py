@@ -1,0 +1,76 @@
+"""The one interface every history source implements.
+
+A source answers a PromQL expression over a time range with one :class:`History` per label set: a
+float pandas Series indexed by a sorted, unique, tz-aware UTC ``DatetimeIndex``. Sources never fit
+models and never know about Flask; they only fetch.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class History:
+    """One series of history: its Prometheus labels and its values."""
+
+    labels: Mapping[str, str]
+    values: pd.Series = field(repr=False)
+
+    @property
+    def legend(self) -> str:
+        """``metric{a="b",c="d"}``: the Prometheus text form of the labels (stable order)."""
+        return format_labels(self.labels)
+
+
+def format_labels(labels: Mapping[str, str]) -> str:
+    """Render labels like Prometheus does: ``name{k="v",...}``, labels sorted, ``__name__`` first."""
+    name = labels.get("__name__", "")
+    rest = ",".join(
+        f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()) if k != "__name__"
+    )
+    return f"{name}{{{rest}}}" if rest or not name else name
+
+
+def _escape(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class Source(abc.ABC):
+    """Where history comes from (Prometheus HTTP API, CSV files, the embedded demo)."""
+
+    #: short human name used in messages, e.g. "Prometheus at http://...".
+    description: str = "source"
+
+    @abc.abstractmethod
+    def query_range(
+        self, expr: str, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+    ) -> list[History]:
+        """Evaluate ``expr`` from ``start`` to ``end`` (inclusive) every ``step``.
+
+        Returns one History per label set, sorted by legend; an empty list when nothing matches.
+        Raises BadQueryError for bad PromQL, UpstreamError / UpstreamTimeout when the backend fails.
+        """
+
+    @abc.abstractmethod
+    def label_names(self, match: str | None = None) -> list[str]:
+        """Sorted label names (of the series selected by ``match`` when given)."""
+
+    @abc.abstractmethod
+    def label_values(self, label: str, match: str | None = None) -> list[str]:
+        """Sorted values of ``label`` (among the series selected by ``match`` when given)."""
+
+    @abc.abstractmethod
+    def series(self, match: str) -> list[dict[str, str]]:
+        """Label sets of the series selected by ``match`` (a selector)."""
+
+    def metric_names(self) -> list[str]:
+        """Sorted metric names, for the Grafana expression picker."""
+        return self.label_values("__name__")
+
+    def close(self) -> None:  # pragma: no cover - trivial
+        """Release connections."""
