@@ -1,0 +1,373 @@
+"""The embedded demo source: realistic synthetic node and application metrics, no Prometheus needed.
+
+Every value is a pure function of absolute time (one sample per minute, like a 1m scrape interval;
+a query at any step returns the latest sample at or before each step, as Prometheus's lookback does).
+Seasonality follows the UTC clock and calendar; trends and incidents are placed relative to an
+*anchor* (the construction time, floored to the hour), so the data always looks live while two
+queries over overlapping ranges agree point for point. Noise comes from a counter-based hash of
+(series, minute), so nothing depends on query order, step or process.
+
+What there is to find (used by the anomaly, disk, memory and capacity features and their tests):
+
+- ``node_cpu_utilisation`` (ratio) on three nodes, daily and weekly seasonality, with spikes,
+  a level shift and a dropout in the last week (see :attr:`DemoSource.anomalies`).
+- ``node_filesystem_avail_bytes`` / ``node_filesystem_size_bytes``: ``/`` fills linearly and is full
+  5 days after the anchor, ``/var/log`` cycles daily with log rotation at 03:00 UTC (a sawtooth that a
+  naive ``predict_linear`` mistakes for filling), ``/data`` sits at 95 % used, stable.
+- ``process_resident_memory_bytes``: ``api`` leaks under a GC sawtooth and is OOM-killed near 2 GiB
+  every 15 days (next time 3 days after the anchor), ``worker`` is healthy with daily load,
+  ``billing`` got a deploy 4 days before the anchor: warm-up, then flat at a higher level.
+- ``http_requests`` (requests/s, ``job="frontend"``): daily and weekly seasonality, growing 30 % a
+  month; weekday peaks near 3,600-3,800/s at the anchor, crossing 4,000/s (a 5,000/s capacity
+  less 20 % headroom) within about two weeks and nearing 5,000/s about five weeks out.
+- ``node_memory_MemAvailable_bytes``, ``node_memory_MemTotal_bytes`` and ``up`` for completeness.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..durations import parse_duration, parse_time
+from ..errors import InputError
+from .base import History, Source, format_labels
+from .selector import Selector, parse_selector
+
+MINUTE_NS = 60 * 1_000_000_000
+DAY_S = 86_400.0
+MIB = 2.0**20
+GIB = 2.0**30
+TIB = 2.0**40
+
+#: most points per series one query may ask for (35 days at 1s is ~3M: too many to be a mistake)
+MAX_POINTS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """A known incident injected into the demo data: ground truth for detectors."""
+
+    labels: Mapping[str, str]
+    kind: str  # "spike", "level_shift", "dropout", "deploy"
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+class _Clock:
+    """Sample times of one evaluation, with the derived calendar features every series uses."""
+
+    def __init__(self, minutes: np.ndarray, anchor_s: float) -> None:
+        self.minutes = minutes  # int64 minutes since the epoch
+        self.t = minutes.astype(np.float64) * 60.0  # seconds since the epoch
+        self.rel_days = (self.t - anchor_s) / DAY_S  # days relative to the anchor (< 0: past)
+        self.hour = np.mod(self.t, DAY_S) / 3600.0  # UTC hour of day, fractional
+        # hours since Monday 00:00 UTC (1970-01-01 was a Thursday)
+        self.week_hour = np.mod(minutes + 3 * 1440, 7 * 1440) / 60.0
+
+    def bell(self, peak_hour: float) -> np.ndarray:
+        """Daily cycle in [0, 1]: 1 at ``peak_hour`` UTC, 0 twelve hours away."""
+        return 0.5 * (1.0 + np.cos(2.0 * np.pi * (self.hour - peak_hour) / 24.0))
+
+    def week(self, weekend_factor: float) -> np.ndarray:
+        """1 on weekdays, ``weekend_factor`` at the weekend, easing over 8 hours around midnight."""
+        h = np.mod(self.week_hour - 20.0, 168.0) + 20.0  # in [20, 188): both ramps stay contiguous
+        weekendness = _smoothstep((h - 116.0) / 8.0) - _smoothstep((h - 164.0) / 8.0)
+        return 1.0 - (1.0 - weekend_factor) * weekendness
+
+    def cycle_week(self, weekend_factor: float, offset_s: float) -> np.ndarray:
+        """Like :meth:`week` but constant over each daily cycle that starts at ``offset_s`` UTC."""
+        day = np.floor_divide(self.minutes - int(offset_s // 60), 1440)
+        return np.where(np.mod(day + 3, 7) >= 5, weekend_factor, 1.0)
+
+    def saw(self, period_s: float, offset_s: float = 0.0) -> np.ndarray:
+        """Sawtooth in [0, 1): rises linearly over ``period_s``, drops back at each period."""
+        return np.mod(self.t - offset_s, period_s) / period_s
+
+    def white(self, seed: int) -> np.ndarray:
+        """Standard normal noise, one independent draw per (seed, minute)."""
+        return _normal(seed, self.minutes)
+
+    def smooth(self, seed: int, knot_minutes: int) -> np.ndarray:
+        """Standard-normal-ish noise that wanders smoothly between knots ``knot_minutes`` apart."""
+        knot = np.floor_divide(self.minutes, knot_minutes)
+        frac = np.mod(self.minutes, knot_minutes) / knot_minutes
+        w = _smoothstep(frac)
+        return _normal(seed, knot) * (1.0 - w) + _normal(seed, knot + 1) * w
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    """0 below 0, 1 above 1, a smooth S in between."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _hash_unit(seed: int, idx: np.ndarray) -> np.ndarray:
+    """Uniform [0, 1) from splitmix64 of (seed, idx): a stateless, reproducible random stream."""
+    with np.errstate(over="ignore"):
+        x = idx.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(seed % 2**64)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def _normal(seed: int, idx: np.ndarray) -> np.ndarray:
+    """Standard normal via Box-Muller on two hashed uniforms."""
+    u1 = _hash_unit(seed, idx)
+    u2 = _hash_unit(seed ^ 0x5DEECE66D, idx)
+    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def _seed(labels: Mapping[str, str]) -> int:
+    """A per-series seed that is stable across processes (unlike ``hash``)."""
+    return zlib.crc32(format_labels(labels).encode()) * 0x100000001
+
+
+def _window(rel_days: np.ndarray, start_h: float, minutes: float) -> np.ndarray:
+    """Mask of samples within ``minutes`` after ``start_h`` hours relative to the anchor."""
+    start = start_h / 24.0
+    return (rel_days >= start) & (rel_days < start + minutes / 1440.0)
+
+
+# ---- incidents (hours relative to the anchor, duration in minutes), shared by data and truth ----
+NODES = ("node-1:9100", "node-2:9100", "node-3:9100")
+_CPU_SPIKES = {NODES[0]: [(-50.0, 20, 0.6), (-125.0, 10, 0.55)], NODES[2]: [(-6.0, 15, 0.5)]}
+_CPU_SHIFT = (NODES[1], -84.0, 0.2)  # node, start hour, added level (persists to the end)
+_CPU_DROPOUT = (NODES[2], -44.0, 240)  # node, start hour, minutes near zero
+_BILLING_DEPLOY_H = -96.0
+_API_OOM_H = 72.0  # next OOM kill of the leaking api process
+_API_RESTART_DAYS = 15.0
+_ROOT_FILL_START_D = -9.0
+_ROOT_FULL_D = 5.0
+
+Generator = Callable[[_Clock, int], np.ndarray]
+
+
+def _cpu(node: str) -> Generator:
+    base = {NODES[0]: 0.30, NODES[1]: 0.25, NODES[2]: 0.35}[node]
+
+    def gen(c: _Clock, seed: int) -> np.ndarray:
+        v = base + 0.25 * c.bell(15.0) * c.week(0.4)
+        v = v + 0.015 * c.white(seed) + 0.03 * c.smooth(seed + 1, 60)
+        for start_h, minutes, height in _CPU_SPIKES.get(node, []):
+            v = np.where(_window(c.rel_days, start_h, minutes), v + height, v)
+        if node == _CPU_SHIFT[0]:
+            v = np.where(c.rel_days >= _CPU_SHIFT[1] / 24.0, v + _CPU_SHIFT[2], v)
+        if node == _CPU_DROPOUT[0]:
+            drop = _window(c.rel_days, _CPU_DROPOUT[1], _CPU_DROPOUT[2])
+            v = np.where(drop, 0.01 + 0.003 * np.abs(c.white(seed + 2)), v)
+        return np.clip(v, 0.002, 1.0)
+
+    return gen
+
+
+_FILESYSTEMS = {
+    # mountpoint: (device, fstype, size in bytes)
+    "/": ("/dev/nvme0n1p2", "ext4", 100 * GIB),
+    "/var/log": ("/dev/nvme0n1p3", "ext4", 50 * GIB),
+    "/data": ("/dev/sdb1", "xfs", 2 * TIB),
+}
+
+
+def _used_fraction(mountpoint: str, c: _Clock, seed: int) -> np.ndarray:
+    if mountpoint == "/":
+        quiet = 0.45
+        rate = (1.0 - quiet) / (_ROOT_FULL_D - _ROOT_FILL_START_D)  # per day, full at _ROOT_FULL_D
+        u = quiet + rate * np.clip(c.rel_days - _ROOT_FILL_START_D, 0.0, None)
+        return u + 0.003 * c.bell(14.0) + 0.0005 * c.white(seed) + 0.001 * c.smooth(seed + 1, 180)
+    if mountpoint == "/var/log":
+        # logs grow faster in the busy hours; logrotate at 03:00 UTC removes the day's growth
+        phase = c.saw(DAY_S, offset_s=3 * 3600.0)
+        ramp = phase - 0.6 * np.sin(2.0 * np.pi * phase) / (2.0 * np.pi)
+        return 0.30 + 0.50 * ramp * c.cycle_week(0.7, 3 * 3600.0) + 0.001 * c.white(seed)
+    return 0.95 + 0.002 * c.bell(13.0) + 0.0003 * c.white(seed) + 0.0005 * c.smooth(seed + 1, 360)
+
+
+def _fs(mountpoint: str, metric: str) -> Generator:
+    size = _FILESYSTEMS[mountpoint][2]
+
+    def gen(c: _Clock, seed: int) -> np.ndarray:
+        if metric == "node_filesystem_size_bytes":
+            return np.full(c.t.shape, size)
+        # both metrics of a mountpoint share one seed so avail is consistent with size
+        used = np.clip(_used_fraction(mountpoint, c, _seed({"mountpoint": mountpoint})), 0.0, 1.0)
+        return np.floor(size * (1.0 - used) / 4096.0) * 4096.0  # whole 4 KiB blocks
+
+    return gen
+
+
+def _memory(job: str) -> Generator:
+    def gen(c: _Clock, seed: int) -> np.ndarray:
+        if job == "api":
+            # leak: troughs climb 600 MiB -> 1900 MiB over 15 days, GC peaks 150 MiB higher; the
+            # process is OOM-killed (and restarts) when the peaks reach ~2 GiB
+            age = np.mod(c.rel_days - _API_OOM_H / 24.0, _API_RESTART_DAYS) / _API_RESTART_DAYS
+            v = 600 * MIB + 1300 * MIB * age + 150 * MIB * c.saw(1500.0)
+            return v + 20 * MIB * c.bell(15.0) + 4 * MIB * c.white(seed)
+        if job == "worker":
+            v = 900 * MIB + 150 * MIB * c.bell(15.0) * c.week(0.5) + 120 * MIB * c.saw(900.0)
+            return v + 5 * MIB * c.white(seed) + 10 * MIB * c.smooth(seed + 1, 120)
+        # billing: deploy restarts the process, it warms up to a new, higher plateau and stays
+        since = (c.rel_days - _BILLING_DEPLOY_H / 24.0) * 24.0  # hours since the deploy
+        warm = 650 * MIB - 500 * MIB * np.exp(-np.clip(since, 0.0, None) / 2.0)
+        v = np.where(since < 0, 400 * MIB, warm) + 40 * MIB * c.saw(1200.0)
+        return v + 3 * MIB * c.white(seed)
+
+    return gen
+
+
+def _http_requests(c: _Clock, seed: int) -> np.ndarray:
+    level = 3600.0 * 1.3 ** (c.rel_days / 30.0)  # weekday peak, +30 % a month
+    shape = 0.3 + 0.7 * c.bell(14.0) * c.week(0.6)
+    noise = 1.0 + 0.03 * c.white(seed) + 0.02 * c.smooth(seed + 1, 90)
+    return np.round(level * shape * noise, 2)
+
+
+def _mem_available(node: str) -> Generator:
+    def gen(c: _Clock, seed: int) -> np.ndarray:
+        frac = 0.55 - 0.15 * c.bell(15.0) * c.week(0.4) + 0.01 * c.smooth(seed, 60)
+        return np.floor(16 * GIB * (frac + 0.002 * c.white(seed + 1)) / 4096.0) * 4096.0
+
+    return gen
+
+
+def _constant(value: float) -> Generator:
+    return lambda c, seed: np.full(c.t.shape, value)
+
+
+def _catalogue() -> list[tuple[dict[str, str], Generator]]:
+    """Every demo series: its labels (``__name__`` included) and its generator."""
+    out: list[tuple[dict[str, str], Generator]] = []
+    for node in NODES:
+        node_labels = {"instance": node, "job": "node"}
+        out.append(({"__name__": "node_cpu_utilisation", **node_labels}, _cpu(node)))
+        out.append(({"__name__": "node_memory_MemAvailable_bytes", **node_labels}, _mem_available(node)))
+        out.append(({"__name__": "node_memory_MemTotal_bytes", **node_labels}, _constant(16 * GIB)))
+        out.append(({"__name__": "up", **node_labels}, _constant(1.0)))
+    for mountpoint, (device, fstype, _size) in _FILESYSTEMS.items():
+        for metric in ("node_filesystem_avail_bytes", "node_filesystem_size_bytes"):
+            labels = {"__name__": metric, "instance": NODES[0], "job": "node", "device": device,
+                      "fstype": fstype, "mountpoint": mountpoint}
+            out.append((labels, _fs(mountpoint, metric)))
+    for job in ("api", "worker", "billing"):
+        app = {"instance": f"{job}-1:8080", "job": job}
+        out.append(({"__name__": "process_resident_memory_bytes", **app}, _memory(job)))
+        out.append(({"__name__": "up", **app}, _constant(1.0)))
+    out.append(({"__name__": "http_requests", "job": "frontend"}, _http_requests))
+    return out
+
+
+class DemoSource(Source):
+    """Synthetic, deterministic, always-live history; answers plain PromQL selectors only.
+
+    ``now`` fixes the end of the data (tests, reproducible demos); without it the data follows the
+    wall clock, keeping the anchor chosen at construction. ``history`` is how far back data exists.
+    """
+
+    description = "demo source"
+
+    def __init__(self, now: pd.Timestamp | str | None = None,
+                 history: pd.Timedelta | str = pd.Timedelta(days=35)) -> None:
+        self._fixed_now = None if now is None else _utc(parse_time(now, what="demo now"))
+        self.history = pd.Timedelta(parse_duration(history, what="demo history"))
+        self.anchor = (self._fixed_now or _wall_clock()).floor("h")
+        self._series = [(labels, gen, _seed(labels)) for labels, gen in _catalogue()]
+
+    @property
+    def now(self) -> pd.Timestamp:
+        """End of the available data: the fixed ``now`` or the current time."""
+        return self._fixed_now or _wall_clock()
+
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        """The injected incidents, in absolute time: ground truth for detectors and demos."""
+        def at(hours: float) -> pd.Timestamp:
+            return self.anchor + pd.Timedelta(hours=hours)
+
+        cpu = {"__name__": "node_cpu_utilisation", "job": "node"}
+        out = [
+            Anomaly({**cpu, "instance": node}, "spike", at(h), at(h) + pd.Timedelta(minutes=m))
+            for node, spikes in _CPU_SPIKES.items() for h, m, _height in spikes
+        ]
+        node, h, _level = _CPU_SHIFT
+        out.append(Anomaly({**cpu, "instance": node}, "level_shift", at(h), self.now))
+        node, h, m = _CPU_DROPOUT
+        out.append(Anomaly({**cpu, "instance": node}, "dropout", at(h),
+                           at(h) + pd.Timedelta(minutes=m)))
+        billing = {"__name__": "process_resident_memory_bytes", "job": "billing",
+                   "instance": "billing-1:8080"}
+        out.append(Anomaly(billing, "deploy", at(_BILLING_DEPLOY_H),
+                           at(_BILLING_DEPLOY_H) + pd.Timedelta(hours=2)))
+        return sorted(out, key=lambda a: a.start)
+
+    # ---- Source interface ----
+
+    def query_range(self, expr: str, start: pd.Timestamp, end: pd.Timestamp,
+                    step: pd.Timedelta) -> list[History]:
+        selector = parse_selector(expr)
+        grid = self._grid(_utc(pd.Timestamp(start)), _utc(pd.Timestamp(end)), pd.Timedelta(step))
+        chosen = [(labels, gen, seed) for labels, gen, seed in self._series
+                  if selector.matches(labels)]
+        if not chosen or grid.size == 0:
+            return []
+        # the sample at or before each step, as with a 1m scrape interval and Prometheus's lookback
+        clock = _Clock(np.floor_divide(grid, MINUTE_NS), self.anchor.value / 1e9)
+        index = pd.DatetimeIndex(pd.to_datetime(grid, unit="ns", utc=True), name="timestamp")
+        out = [
+            History(dict(labels), pd.Series(gen(clock, seed).astype(np.float64), index=index))
+            for labels, gen, seed in chosen
+        ]
+        return sorted(out, key=lambda h: h.legend)
+
+    def label_names(self, match: str | None = None) -> list[str]:
+        return sorted({name for labels in self._matching(match) for name in labels})
+
+    def label_values(self, label: str, match: str | None = None) -> list[str]:
+        return sorted({labels[label] for labels in self._matching(match) if label in labels})
+
+    def series(self, match: str) -> list[dict[str, str]]:
+        return [dict(labels) for labels in self._matching(match)]
+
+    # ---- helpers ----
+
+    def _matching(self, match: str | None) -> list[Mapping[str, str]]:
+        selector: Selector | None = None if match is None else parse_selector(match)
+        return [labels for labels, _gen, _seed in self._series
+                if selector is None or selector.matches(labels)]
+
+    def _grid(self, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta) -> np.ndarray:
+        """Step-aligned evaluation times (ns since epoch) in [start, end], clipped to the data."""
+        step_ns = int(step.value)
+        if step_ns <= 0:
+            raise InputError(f"query step must be positive, got {step}")
+        if end < start:
+            raise InputError(f"query end {end} is before its start {start}")
+        now = self.now
+        lo_ns = max(start.value - start.value % step_ns, (now - self.history).value)
+        hi_ns = min(end.value - end.value % step_ns, now.value)
+        first = lo_ns + (-lo_ns) % step_ns  # first step multiple at or after lo_ns
+        if first > hi_ns:
+            return np.empty(0, dtype=np.int64)
+        count = (hi_ns - first) // step_ns + 1
+        if count > MAX_POINTS:
+            raise InputError(
+                f"query asks for {count} points per series (step {step}); use a step of at least "
+                f"{pd.Timedelta((hi_ns - first) // MAX_POINTS + 1, unit='ns').ceil('s')}"
+            )
+        return first + step_ns * np.arange(count, dtype=np.int64)
+
+
+def _utc(ts: pd.Timestamp) -> pd.Timestamp:
+    """Naive timestamps are UTC; aware ones are converted; nanosecond resolution either way."""
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.as_unit("ns")
+
+
+def _wall_clock() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC").as_unit("ns")
