@@ -1,0 +1,414 @@
+"""History from a Prometheus-compatible HTTP API (Prometheus, Mimir, Cortex, Thanos).
+
+``query_range`` is split into windows of at most ``max_points_per_request`` steps because Prometheus
+refuses more than 11,000 points per series. Windows never overlap, so every point comes back exactly
+once. Parsing goes straight from the JSON lists to numpy arrays: fetching is I/O-bound and promcast's
+overhead over a plain HTTP client must stay small (see ``benchmarks/fetch.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import timedelta
+from typing import Any, Mapping
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import numpy as np
+import pandas as pd
+import requests
+
+from ..durations import parse_duration
+from ..errors import BadQueryError, ConfigError, InputError, UpstreamError, UpstreamTimeout
+from .base import History, Source, format_labels
+
+DEFAULT_MAX_POINTS = 10_000
+#: above this many bytes of query string, use a POST form instead of GET (proxies cap URL length).
+_MAX_GET_QUERY = 4096
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_MAX_RETRY_AFTER = 10.0
+
+Window = tuple[int, int]
+
+
+# --------------------------------------------------------------------------- window arithmetic
+
+
+def align_range(start_ms: int, end_ms: int, step_ms: int) -> Window:
+    """Floor ``start`` and ``end`` to multiples of ``step`` (all in epoch milliseconds).
+
+    Aligned steps make repeated fetches (and the Grafana cache) hit the same evaluation timestamps.
+    """
+    if step_ms <= 0:
+        raise InputError(f"bad step {step_ms}ms: must be at least 1ms")
+    if end_ms < start_ms:
+        raise InputError("bad time range: the end is before the start")
+    return start_ms - start_ms % step_ms, end_ms - end_ms % step_ms
+
+
+def plan_windows(start_ms: int, end_ms: int, step_ms: int, max_points: int = DEFAULT_MAX_POINTS) -> list[Window]:
+    """Aligned, non-overlapping ``(first, last)`` windows of at most ``max_points`` steps each.
+
+    A window holds ``[s, s + (n-1)*step]`` and the next one starts at ``s + n*step``, so boundary points
+    are fetched once.
+    """
+    if max_points < 1:
+        raise ConfigError(f"bad max_points_per_request {max_points}: must be at least 1")
+    first, last = align_range(start_ms, end_ms, step_ms)
+    span = max_points * step_ms
+    return [(s, min(s + span - step_ms, last)) for s in range(first, last + 1, span)]
+
+
+def _to_ms(value: Any, what: str) -> int:
+    """Epoch milliseconds of a Timestamp/datetime/epoch-seconds value (naive means UTC)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(round(float(value) * 1000))
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"bad {what} {value!r}: expected a timestamp") from exc
+    if ts is pd.NaT:
+        raise InputError(f"bad {what}: expected a timestamp, got NaT")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+    return int(ts.value // 1_000_000)
+
+
+def _step_ms(step: Any) -> int:
+    if isinstance(step, str):
+        step = parse_duration(step, what="step")
+    elif isinstance(step, (int, float)) and not isinstance(step, bool):
+        step = timedelta(seconds=float(step))
+    ms = int(round(pd.Timedelta(step).total_seconds() * 1000))
+    if ms < 1:
+        raise InputError(f"bad step {step!r}: must be at least 1ms")
+    return ms
+
+
+def format_seconds(ms: int) -> str:
+    """Epoch milliseconds as the seconds string Prometheus expects (``1700000000`` or ``1700000000.5``)."""
+    whole, frac = divmod(ms, 1000)
+    return str(whole) if not frac else f"{whole}.{frac:03d}".rstrip("0")
+
+
+# --------------------------------------------------------------------------- the source
+
+
+class PrometheusSource(Source):
+    """Prometheus HTTP API client returning :class:`History` per label set.
+
+    ``url`` may already carry a path (``http://mimir/prometheus``); ``path_prefix`` is appended to it.
+    Connection errors, 5xx and 429 are retried with exponential backoff; 4xx never are.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        bearer_token: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        path_prefix: str = "",
+        max_points_per_request: int = DEFAULT_MAX_POINTS,
+    ) -> None:
+        parts = urlsplit(str(url).strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"bad Prometheus URL {url!r}: expected http(s)://host[:port][/path-prefix]")
+        if timeout is None or float(timeout) <= 0:
+            raise ConfigError(f"bad Prometheus timeout {timeout!r}: must be a positive number of seconds")
+        if int(retries) < 0:
+            raise ConfigError(f"bad Prometheus retries {retries!r}: must be 0 or more")
+        if bearer_token and basic_auth:
+            raise ConfigError("Prometheus auth: set either a bearer token or basic auth, not both")
+        if max_points_per_request < 1 or max_points_per_request > 11_000:
+            raise ConfigError(
+                f"bad max_points_per_request {max_points_per_request}: must be 1..11000 (Prometheus's limit)"
+            )
+        self.url = str(url).strip().rstrip("/")
+        # Never put credentials embedded in the URL into messages.
+        public = parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])
+        self.description = f"Prometheus at {urlunsplit(public).rstrip('/')}"
+        prefix = "/".join(p for p in str(path_prefix or "").split("/") if p)
+        self.base_url = self.url + (f"/{prefix}" if prefix else "")
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self.backoff = float(backoff)
+        self.max_points_per_request = int(max_points_per_request)
+
+        self._session = requests.Session()
+        self._session.headers["Accept"] = "application/json"
+        if headers:
+            self._session.headers.update({str(k): str(v) for k, v in headers.items()})
+        if bearer_token:
+            self._session.headers["Authorization"] = f"Bearer {bearer_token}"
+        if basic_auth:
+            user, password = basic_auth
+            self._session.auth = (str(user), "" if password is None else str(password))
+
+    # ------------------------------------------------------------------ public API
+
+    def query_range(
+        self, expr: str, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+    ) -> list[History]:
+        step_ms = _step_ms(step)
+        windows = plan_windows(_to_ms(start, "start"), _to_ms(end, "end"), step_ms, self.max_points_per_request)
+        step_text = format_seconds(step_ms)
+        chunks: dict[tuple[tuple[str, str], ...], list[tuple[np.ndarray, np.ndarray]]] = {}
+        for first, last in windows:
+            params = {"query": expr, "start": format_seconds(first), "end": format_seconds(last), "step": step_text}
+            data = self._call("/api/v1/query_range", params, decode=decode_query_response)
+            _collect(data, chunks)
+        return _assemble(chunks)
+
+    def label_names(self, match: str | None = None) -> list[str]:
+        params = {"match[]": match} if match else {}
+        return sorted(self._call("/api/v1/labels", params) or [])
+
+    def label_values(self, label: str, match: str | None = None) -> list[str]:
+        if not label:
+            raise InputError("label values need a label name, e.g. job")
+        params = {"match[]": match} if match else {}
+        path = f"/api/v1/label/{quote(str(label), safe='')}/values"
+        return sorted(self._call(path, params, allow_post=False) or [])
+
+    def series(self, match: str) -> list[dict[str, str]]:
+        if not match:
+            raise InputError("series listing needs a selector, e.g. up{job=\"node\"}")
+        found = self._call("/api/v1/series", {"match[]": match}) or []
+        return sorted((dict(s) for s in found), key=format_labels)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> "PrometheusSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PrometheusSource({self.description!r})"
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _call(
+        self, path: str, params: Mapping[str, str], *, allow_post: bool = True, decode=json.loads
+    ) -> Any:
+        """One API call with retries; returns the ``data`` member or raises a PromcastError."""
+        url = self.base_url + path
+        post = allow_post and sum(len(str(v)) for v in params.values()) > _MAX_GET_QUERY
+        attempts = self.retries + 1
+        for attempt in range(attempts):
+            last_try = attempt == attempts - 1
+            try:
+                if post:
+                    response = self._session.post(url, data=params, timeout=self.timeout)
+                else:
+                    response = self._session.get(url, params=params, timeout=self.timeout)
+            except requests.exceptions.ReadTimeout as exc:
+                raise UpstreamTimeout(f"{self.description} did not answer within {self.timeout:g}s") from exc
+            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                if last_try:
+                    raise UpstreamError(f"{self.description} is unreachable: {_short_reason(exc)}") from exc
+                self._sleep(attempt, None)
+                continue
+            except requests.exceptions.RequestException as exc:
+                raise UpstreamError(f"{self.description} request failed: {_short_reason(exc)}") from exc
+
+            status = response.status_code
+            if status < 400:
+                return self._data(response, path, decode)
+            body = _error_body(response)
+            if status in _RETRY_STATUSES and body.get("errorType") != "timeout" and not last_try:
+                self._sleep(attempt, response.headers.get("Retry-After"))
+                continue
+            raise self._error(response, body, path, attempt + 1)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        delay = self.backoff * (2**attempt)
+        if retry_after:
+            try:
+                delay = max(delay, min(float(retry_after), _MAX_RETRY_AFTER))
+            except ValueError:
+                pass  # an HTTP date; the exponential delay is good enough
+        time.sleep(delay)
+
+    def _data(self, response: requests.Response, path: str, decode) -> Any:
+        try:
+            payload = decode(response.content)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or "status" not in payload:
+            kind = response.headers.get("Content-Type", "unknown content").split(";")[0]
+            raise UpstreamError(
+                f"{self.description} answered {path} with {kind}, not Prometheus API JSON: "
+                "check the URL and the path prefix"
+            )
+        if payload["status"] != "success":
+            raise self._error(response, payload, path, 1)
+        return payload.get("data")
+
+    def _error(self, response: requests.Response, body: Mapping[str, Any], path: str, attempts: int) -> Exception:
+        status = response.status_code
+        kind = body.get("errorType")
+        message = _one_line(body.get("error") or response.reason or "")
+        if kind == "bad_data":
+            return BadQueryError(f"bad PromQL: {message}")
+        if kind == "timeout":
+            return UpstreamTimeout(f"{self.description} timed out evaluating the query: {message}")
+        if kind == "execution" or status == 422:
+            return BadQueryError(f"Prometheus could not run the query: {message}")
+        if status in (401, 403):
+            return UpstreamError(
+                f"{self.description} refused the request (HTTP {status} {response.reason}): "
+                "check the credentials (bearer token, basic auth or tenant header)"
+            )
+        if status == 404:
+            return UpstreamError(
+                f"{self.description} has no {path} (HTTP 404): check the URL and the path prefix"
+            )
+        if status >= 500 or status == 429:
+            tries = f" after {attempts} attempts" if attempts > 1 else ""
+            detail = f": {message}" if message and message != response.reason else ""
+            return UpstreamError(f"{self.description} failed with HTTP {status} {response.reason}{tries}{detail}")
+        return BadQueryError(f"{self.description} rejected the request (HTTP {status}): {message}")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+_VALUES = b'"values":['
+
+
+def decode_query_response(body: bytes) -> Any:
+    """``json.loads`` for query answers, with every matrix ``values`` list already numpy arrays.
+
+    Decoding ``[[t,"v"],...]`` into Python lists costs more than the HTTP transfer itself (two objects
+    per point, and garbage-collector passes over them). So the numeric ``values`` arrays are cut out
+    of the text, parsed by numpy in one pass, and only the small rest goes through ``json``. A
+    ``"values":[`` can only be that key: inside JSON strings every quote is escaped. Anything that
+    does not look exactly as expected falls back to plain ``json.loads``.
+    """
+    skeleton, cuts, pos = [], [], 0
+    while (start := body.find(_VALUES, pos)) >= 0:
+        start += len(_VALUES)
+        end = body.find(b"]]", start)
+        if body[start : start + 1] != b"[" or end < 0:
+            break
+        skeleton += [body[pos:start], str(len(cuts)).encode()]
+        cuts.append(body[start : end + 1])
+        pos = end + 1
+    skeleton.append(body[pos:])
+    payload = json.loads(b"".join(skeleton) if cuts else body)
+    if not cuts:
+        return payload
+    try:
+        for item in payload["data"]["result"]:
+            marker = item["values"]
+            flat = np.array(cuts[marker[0]].translate(None, b'"[]').split(b","), dtype=float)
+            if len(marker) != 1 or flat.size != 2 * cuts[marker[0]].count(b"["):
+                raise ValueError("unexpected values layout")
+            item["values"] = (flat[0::2], flat[1::2])
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return json.loads(body)
+    return payload
+
+
+def _points(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(timestamps, values) arrays from decoded ``values``: pre-parsed arrays or ``[[t,"v"],...]``."""
+    if isinstance(values, tuple):
+        return values
+    n = len(values)
+    try:
+        return (
+            np.fromiter((p[0] for p in values), dtype=float, count=n),
+            np.fromiter((float(p[1]) for p in values), dtype=float, count=n),
+        )
+    except (ValueError, TypeError, IndexError) as exc:
+        raise UpstreamError(f"Prometheus answered a sample that is not [time, \"number\"]: {exc}") from exc
+
+
+def _collect(data: Any, chunks: dict) -> None:
+    """Append one window's result to ``chunks`` (label set -> list of (timestamps, values) arrays)."""
+    if not isinstance(data, Mapping):
+        raise UpstreamError("Prometheus answered without a result: not a Prometheus query API")
+    kind, result = data.get("resultType"), data.get("result")
+    if kind == "matrix":
+        for item in result or ():
+            values = item.get("values")
+            if values is None or len(values) == 0:
+                if item.get("histograms"):
+                    raise BadQueryError(
+                        "the query returns native histograms; select float series (e.g. with histogram_quantile)"
+                    )
+                continue
+            key = tuple(sorted(item.get("metric", {}).items()))
+            chunks.setdefault(key, []).append(_points(values))
+    elif kind == "vector":
+        for item in result or ():
+            key = tuple(sorted(item.get("metric", {}).items()))
+            chunks.setdefault(key, []).append(_points([item["value"]]))
+    elif kind == "scalar":
+        chunks.setdefault((), []).append(_points([result]))
+    else:
+        raise BadQueryError(f"the query returns a {kind}, not numbers; promcast needs a numeric expression")
+
+
+def _assemble(chunks: Mapping[tuple[tuple[str, str], ...], list[tuple[np.ndarray, np.ndarray]]]) -> list[History]:
+    out = []
+    for key, parts in chunks.items():
+        if len(parts) == 1:
+            seconds, values = parts[0]
+        else:
+            seconds = np.concatenate([p[0] for p in parts])
+            values = np.concatenate([p[1] for p in parts])
+        ms = np.rint(seconds * 1000).astype("int64")
+        if len(ms) > 1 and not (np.diff(ms) > 0).all():
+            # Only reachable with a misbehaving backend: keep the contract (sorted, unique).
+            ms, first = np.unique(ms, return_index=True)
+            values = values[first]
+        index = pd.DatetimeIndex(ms.astype("datetime64[ms]").astype("datetime64[ns]")).tz_localize("UTC")
+        labels = dict(key)
+        out.append(History(labels=labels, values=pd.Series(values, index=index, name="value", copy=False)))
+    out.sort(key=lambda h: h.legend)
+    return out
+
+
+def _error_body(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+_DNS = ("name or service not known", "nodename nor servname", "temporary failure in name resolution",
+        "getaddrinfo failed", "no address associated")
+
+
+def _short_reason(exc: BaseException) -> str:
+    """``connection refused`` / ``cannot resolve host`` rather than urllib3's nested repr."""
+    text = str(exc)
+    low = text.lower()
+    if any(marker in low for marker in _DNS):
+        return "cannot resolve the host name"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake failed (check https and the certificate)"
+    match = _ERRNO.search(text)
+    if match:
+        return match.group(1).strip().lower()
+    if "remotedisconnected" in low or "connection aborted" in low or "connection reset" in low:
+        return "the connection was closed before an answer"
+    return _one_line(text, 120) or type(exc).__name__

@@ -1,0 +1,372 @@
+"""PrometheusSource: window arithmetic, and HTTP behaviour against a tiny real HTTP server.
+
+The server is ``http.server`` on 127.0.0.1 in a thread: scripted answers (503 then 200, 400, a slow
+answer...) let the retry, error and timeout paths run over real sockets. What a real Prometheus
+answers is covered in ``tests/integration``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from promcast.errors import BadQueryError, ConfigError, InputError, UpstreamError, UpstreamTimeout
+from promcast.sources.prometheus import (
+    PrometheusSource,
+    align_range,
+    decode_query_response,
+    format_seconds,
+    plan_windows,
+)
+
+MIN = 60_000  # one minute in ms
+
+
+# --------------------------------------------------------------------------- window arithmetic
+
+
+def points(windows, step):
+    return [t for first, last in windows for t in range(first, last + 1, step)]
+
+
+def test_thirty_days_at_one_minute_is_five_windows_covering_each_point_once():
+    start = 1_700_000_000_000 - 1_700_000_000_000 % MIN
+    end = start + 30 * 86_400_000
+    windows = plan_windows(start, end, MIN, 10_000)
+    assert [(last - first) // MIN + 1 for first, last in windows] == [10_000] * 4 + [3_201]
+    assert points(windows, MIN) == list(range(start, end + 1, MIN))
+    for (_, last), (nxt, _) in zip(windows, windows[1:]):
+        assert nxt == last + MIN  # no duplicate, no gap
+
+
+def test_start_and_end_are_floored_to_the_step():
+    assert align_range(90_500, 310_999, MIN) == (60_000, 300_000)
+    assert plan_windows(90_500, 310_999, MIN) == [(60_000, 300_000)]
+
+
+def test_range_inside_one_step_is_one_point():
+    assert plan_windows(61_000, 119_000, MIN) == [(60_000, 60_000)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_ranges_cover_every_aligned_point_once(seed):
+    rng = np.random.default_rng(seed)
+    step = int(rng.choice([1, 15_000, MIN, 3_600_000, 7_000]))
+    start = int(rng.integers(0, 10**12))
+    end = start + int(rng.integers(0, 500)) * step + int(rng.integers(0, step))
+    max_points = int(rng.integers(1, 60))
+    windows = plan_windows(start, end, step, max_points)
+    first, last = align_range(start, end, step)
+    assert points(windows, step) == list(range(first, last + 1, step))
+    assert all((b - a) // step + 1 <= max_points for a, b in windows)
+
+
+def test_end_before_start_is_an_input_error():
+    with pytest.raises(InputError, match="end is before the start"):
+        plan_windows(120_000, 60_000, MIN)
+
+
+def test_seconds_formatting():
+    assert format_seconds(1_700_000_000_000) == "1700000000"
+    assert format_seconds(1_700_000_000_500) == "1700000000.5"
+    assert format_seconds(15) == "0.015"
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def matrix(*series):
+    result = [{"metric": labels, "values": values} for labels, values in series]
+    return {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
+def decoded_points(body: bytes):
+    """(labels, timestamps, values) per series, whichever way the decoder took."""
+    out = []
+    for item in decode_query_response(body)["data"]["result"]:
+        values = item["values"]
+        if not isinstance(values, tuple):
+            values = (np.array([p[0] for p in values], float), np.array([float(p[1]) for p in values]))
+        out.append((item["metric"], values[0].tolist(), values[1].tolist()))
+    return out
+
+
+TRICKY = matrix(
+    ({"__name__": "m", "note": 'a "values":[[1,"2"]] trap', "path": "C:\\"}, [[1.5, "NaN"], [2, "+Inf"], [3, "-Inf"]]),
+    ({"values": "x"}, [[1700000000.123, "1e-300"]]),
+    ({}, [[4, "1.7976931348623157e+308"], [5, "-0"], [6, "0.1"]]),
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(TRICKY, separators=(",", ":")).encode(),  # Prometheus's layout: the fast path
+        json.dumps(TRICKY, indent=1).encode(),  # any other layout: plain json
+        json.dumps(matrix(({"a": "1"}, []), ({"a": "2"}, [[1, "3"]])), separators=(",", ":")).encode(),
+    ],
+)
+def test_decoder_matches_plain_json(body):
+    plain = [
+        (item["metric"], [float(p[0]) for p in item["values"]], [float(p[1]) for p in item["values"]])
+        for item in json.loads(body)["data"]["result"]
+    ]
+    got = decoded_points(body)
+    assert [g[0] for g in got] == [p[0] for p in plain]
+    for (_, t1, v1), (_, t2, v2) in zip(got, plain):
+        assert t1 == t2
+        np.testing.assert_array_equal(v1, v2)
+
+
+def test_decoder_uses_numpy_arrays_for_prometheus_layout():
+    body = json.dumps(TRICKY, separators=(",", ":")).encode()
+    assert all(isinstance(i["values"], tuple) for i in decode_query_response(body)["data"]["result"])
+
+
+def test_decoder_falls_back_when_values_are_not_numbers():
+    body = b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"abc"]]}]}}'
+    assert decode_query_response(body)["data"]["result"][0]["values"] == [[1, "abc"]]
+
+
+# --------------------------------------------------------------------------- a scripted HTTP server
+
+
+class FakePrometheus:
+    """Answers scripted replies in order, then plays a tiny Prometheus: value = minutes since epoch."""
+
+    def __init__(self):
+        self.script: list[tuple[int, object, dict, float]] = []
+        self.requests: list[dict] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                parts = urlsplit(self.path)
+                params = {k: v[0] for k, v in parse_qs(parts.query or body).items()}
+                fake.requests.append({"method": self.command, "path": parts.path, "params": params,
+                                      "headers": {k.lower(): v for k, v in self.headers.items()}})
+                status, payload, headers, delay = fake.script.pop(0) if fake.script else fake.answer(parts.path, params)
+                time.sleep(delay)
+                raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                except OSError:
+                    pass  # the client gave up (timeout test)
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def answer(self, path, params):
+        if path.endswith("/api/v1/query_range"):
+            start, end, step = (float(params[k]) for k in ("start", "end", "step"))
+            times = np.arange(start, end + step / 2, step)
+            values = [[t, "NaN" if t % 600 == 0 else ("+Inf" if t % 660 == 0 else str(t / 60))] for t in times.tolist()]
+            result = [{"metric": {"__name__": "m", "job": j}, "values": values} for j in ("b", "a")]
+            return 200, {"status": "success", "data": {"resultType": "matrix", "result": result}}, {}, 0
+        return 200, {"status": "success", "data": ["x", "a"]}, {}, 0
+
+    def then(self, status, payload, headers=None, delay=0.0):
+        self.script.append((status, payload, dict(headers or {}), delay))
+        return self
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def fake():
+    server = FakePrometheus()
+    yield server
+    server.close()
+
+
+def source(fake, **kwargs):
+    kwargs.setdefault("backoff", 0.001)
+    return PrometheusSource(fake.url, **kwargs)
+
+
+T0 = pd.Timestamp("2024-03-01", tz="UTC")
+OK = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+BAD = {"status": "error", "errorType": "bad_data", "error": '1:5: parse error: unexpected "}"'}
+
+
+def query(src, hours=1):
+    return src.query_range("m", T0, T0 + pd.Timedelta(hours=hours), pd.Timedelta("1min"))
+
+
+# --------------------------------------------------------------------------- parsing and requests
+
+
+def test_windows_are_fetched_and_concatenated_per_label_set(fake):
+    got = query(source(fake, max_points_per_request=7), hours=1)
+    windows = [(float(r["params"]["start"]), float(r["params"]["end"])) for r in fake.requests]
+    assert len(windows) == 9  # 61 points, at most 7 per window
+    assert all(nxt == end + 60 for (_, end), (nxt, _) in zip(windows, windows[1:]))  # no overlap, no gap
+    assert all(r["params"]["step"] == "60" for r in fake.requests)
+    assert [h.labels["job"] for h in got] == ["a", "b"]  # sorted by legend
+    values = got[0].values
+    assert len(values) == 61 and values.index.is_unique and values.index.is_monotonic_increasing
+    assert str(values.index.tz) == "UTC" and values.index[0] == T0 and values.index[-1] == T0 + pd.Timedelta("1h")
+    minutes = values.index.asi8 // 60_000_000_000
+    expected = np.where(minutes % 10 == 0, np.nan, np.where(minutes % 11 == 0, np.inf, minutes.astype(float)))
+    np.testing.assert_array_equal(values.to_numpy(), expected)
+
+
+def test_scalar_result_becomes_one_unlabelled_series(fake):
+    fake.then(200, {"status": "success", "data": {"resultType": "scalar", "result": [T0.timestamp(), "2.5"]}})
+    got = source(fake).query_range("2.5", T0, T0, pd.Timedelta("1min"))
+    assert [dict(h.labels) for h in got] == [{}] and got[0].values.tolist() == [2.5]
+
+
+def test_overlapping_or_unsorted_answers_still_give_a_sorted_unique_index(fake):
+    fake.then(200, matrix(({"job": "x"}, [[T0.timestamp() + 120, "3"], [T0.timestamp(), "1"], [T0.timestamp() + 120, "3"]])))
+    got = source(fake).query_range("m", T0, T0 + pd.Timedelta("2min"), pd.Timedelta("1min"))
+    assert got[0].values.tolist() == [1.0, 3.0] and got[0].values.index.is_monotonic_increasing
+
+
+def test_a_sample_that_is_not_a_number_is_an_upstream_error(fake):
+    fake.then(200, matrix(({"job": "x"}, [[T0.timestamp(), "oops"]])))
+    with pytest.raises(UpstreamError, match="not \\[time, \"number\"\\]"):
+        source(fake).query_range("m", T0, T0, pd.Timedelta("1min"))
+
+
+def test_short_queries_use_get_and_long_ones_a_post_form(fake):
+    src = source(fake)
+    query(src)
+    long_expr = "sum(" + " + ".join(f'm{{job="{i:04d}"}}' for i in range(300)) + ")"
+    src.query_range(long_expr, T0, T0 + pd.Timedelta("1h"), pd.Timedelta("1min"))
+    assert [r["method"] for r in fake.requests] == ["GET", "POST"]
+    assert fake.requests[1]["params"]["query"] == long_expr
+    assert fake.requests[1]["headers"]["content-type"] == "application/x-www-form-urlencoded"
+
+
+def test_auth_tenant_header_and_path_prefix_reach_the_server(fake):
+    src = PrometheusSource(fake.url + "/mimir/", path_prefix="/prometheus/", bearer_token="s3cret",
+                           headers={"X-Scope-OrgID": "team-a"})
+    src.label_names()
+    request = fake.requests[0]
+    assert request["path"] == "/mimir/prometheus/api/v1/labels"
+    assert request["headers"]["authorization"] == "Bearer s3cret"
+    assert request["headers"]["x-scope-orgid"] == "team-a"
+    assert src.description == f"Prometheus at {fake.url}/mimir"
+
+    PrometheusSource(fake.url, basic_auth=("alice", "pw")).label_values("job", "up")
+    request = fake.requests[1]
+    assert request["headers"]["authorization"] == "Basic " + base64.b64encode(b"alice:pw").decode()
+    assert request["path"] == "/api/v1/label/job/values" and request["params"] == {"match[]": "up"}
+
+
+def test_label_listings_are_sorted(fake):
+    assert source(fake).label_names() == ["a", "x"]
+
+
+# --------------------------------------------------------------------------- retries and errors
+
+
+def test_5xx_is_retried_then_succeeds(fake):
+    fake.then(503, {"status": "error", "errorType": "unavailable", "error": "busy"}).then(502, b"bad gateway")
+    assert query(source(fake, retries=3))[0].labels["job"] == "a"
+    assert len(fake.requests) == 3
+
+
+def test_429_is_retried(fake):
+    fake.then(429, b"slow down", {"Retry-After": "0"})
+    assert len(query(source(fake))) == 2 and len(fake.requests) == 2
+
+
+def test_5xx_after_all_retries_names_the_status(fake):
+    for _ in range(3):
+        fake.then(503, {"status": "error", "errorType": "unavailable", "error": "too many queries"})
+    with pytest.raises(UpstreamError, match=r"failed with HTTP 503 Service Unavailable after 3 attempts: too many queries"):
+        query(source(fake, retries=2))
+    assert len(fake.requests) == 3
+
+
+def test_bad_data_is_a_bad_query_and_never_retried(fake):
+    fake.then(400, BAD)
+    with pytest.raises(BadQueryError, match=r'^bad PromQL: 1:5: parse error: unexpected "}"$'):
+        query(source(fake))
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_failures_say_to_check_credentials_without_retry(fake, status):
+    fake.then(status, b"no")
+    with pytest.raises(UpstreamError, match=rf"HTTP {status} .*check the credentials"):
+        query(source(fake))
+    assert len(fake.requests) == 1
+
+
+def test_404_points_at_the_path_prefix(fake):
+    fake.then(404, b"404 page not found", {"Content-Type": "text/plain"})
+    with pytest.raises(UpstreamError, match="has no /api/v1/query_range .*path prefix"):
+        query(source(fake))
+    assert len(fake.requests) == 1
+
+
+def test_html_instead_of_api_json_is_explained(fake):
+    fake.then(200, b"<html>Grafana</html>", {"Content-Type": "text/html"})
+    with pytest.raises(UpstreamError, match="text/html, not Prometheus API JSON: check the URL"):
+        query(source(fake))
+
+
+def test_slow_answer_is_a_timeout_and_not_retried(fake):
+    fake.then(200, OK, delay=1.5)
+    with pytest.raises(UpstreamTimeout, match=rf"^Prometheus at {fake.url} did not answer within 0.2s$"):
+        query(source(fake, timeout=0.2))
+    assert len(fake.requests) == 1
+
+
+def test_prometheus_query_timeout_is_an_upstream_timeout(fake):
+    fake.then(503, {"status": "error", "errorType": "timeout", "error": "query timed out in expression evaluation"})
+    with pytest.raises(UpstreamTimeout, match="timed out evaluating the query: query timed out"):
+        query(source(fake))
+    assert len(fake.requests) == 1
+
+
+def test_unresolvable_host_is_unreachable():
+    src = PrometheusSource("http://promcast-no-such-host.invalid:9090", retries=0)
+    with pytest.raises(UpstreamError, match=r"^Prometheus at http://promcast-no-such-host.invalid:9090 is unreachable: "):
+        src.label_names()
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@pytest.mark.parametrize("url", ["localhost:9090", "ftp://x", "", "http://"])
+def test_bad_url_is_a_config_error(url):
+    with pytest.raises(ConfigError, match="bad Prometheus URL"):
+        PrometheusSource(url)
+
+
+def test_both_auth_methods_is_a_config_error():
+    with pytest.raises(ConfigError, match="either a bearer token or basic auth"):
+        PrometheusSource("http://x:9090", bearer_token="t", basic_auth=("u", "p"))
+
+
+def test_credentials_in_the_url_stay_out_of_messages():
+    assert PrometheusSource("http://bob:hunter2@prom:9090/").description == "Prometheus at http://prom:9090"
