@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nab", required=True, metavar="DIR", help="NAB folder with windows.json")
     p.add_argument("--windows", metavar="FILE", help="label windows JSON (default: DIR/windows.json)")
     p.add_argument("--model", action="append", help="model to score (repeatable; default: all)")
+    p.add_argument("--refit-every", default="1d", metavar="DUR", help="walk-forward refit cadence (default: 1d)")
+    p.add_argument("--workers", type=int, help="processes to use (default: one per core)")
+    p.add_argument("--no-backtest", action="store_true", help="skip the forecast backtest")
+    p.add_argument("--output", metavar="OUT.json", help="also write the full report as JSON")
     return parser
 
 
@@ -195,9 +199,131 @@ def _later(issue: str) -> Callable:
     return handler
 
 
-_cmd_forecast = _later("forecasting models")
-_cmd_detect = _later("anomaly models")
-_cmd_evaluate = _later("NAB evaluation")
+def _open_output(path):
+    """An atomic file when ``path`` is given, else stdout."""
+    import contextlib
+
+    from .atomic import atomic_open
+
+    if path:
+        try:
+            return atomic_open(path, "w")
+        except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return contextlib.nullcontext(sys.stdout)
+
+
+def _format_time(index) -> list[str]:
+    return list(index.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _interval(text) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise InputError(f"bad --interval {text!r}: expected a probability between 0 and 1, e.g. 0.95")
+    return value
+
+
+def _cmd_forecast(args) -> int:
+    from .durations import parse_duration
+    from .forecasting import forecast_histories, report_failures
+    from .models.registry import get_model_class
+
+    settings = _settings(args, **{"prometheus.url": args.prometheus_url})
+    horizon = parse_duration(args.horizon, what="--horizon")
+    interval = _interval(args.interval)
+    get_model_class(args.model)
+    histories = _require_histories(load_histories(args, settings), args)
+    result = forecast_histories(histories, args.model, horizon, interval)
+    result.raise_if_all_failed("forecast")
+    report_failures(result)
+    several = len(result.items) > 1
+    with _open_output(args.output) as out:
+        out.write("timestamp,yhat,yhat_lower,yhat_upper" + (",series\n" if several else "\n"))
+        for item in result.items:
+            frame = item.forecast
+            suffix = "," + _csv_quote(item.history.legend) if several else ""
+            for stamp, row in zip(_format_time(frame.index), frame.itertuples(index=False)):
+                out.write(f"{stamp},{row.yhat:.6g},{row.yhat_lower:.6g},{row.yhat_upper:.6g}{suffix}\n")
+    if args.plot:
+        from .plots import plot_forecast
+
+        plot_forecast([(i.history.legend, i.history.values, i.forecast) for i in result.items], args.plot,
+                      title=f"{args.model} forecast, {args.horizon} ahead, {interval:.0%} band")
+    return 1 if result.failures else 0
+
+
+def _cmd_detect(args) -> int:
+    from .durations import parse_duration
+    from .forecasting import ANOMALY_THRESHOLD, detect_histories, report_failures
+    from .models.registry import get_model_class
+
+    settings = _settings(args, **{"prometheus.url": args.prometheus_url})
+    parse_duration(args.refit_every, what="--refit-every")
+    get_model_class(args.model)
+    histories = _require_histories(load_histories(args, settings), args)
+    result = detect_histories(histories, args.model, refit_every=args.refit_every)
+    result.raise_if_all_failed("detect")
+    report_failures(result)
+    several = len(result.items) > 1
+    with _open_output(args.output) as out:
+        out.write("timestamp,value,anomaly_score" + (",series\n" if several else "\n"))
+        for item in result.items:
+            suffix = "," + _csv_quote(item.history.legend) if several else ""
+            values = item.history.values.to_numpy()
+            for stamp, value, score in zip(_format_time(item.scores.index), values, item.scores.to_numpy()):
+                out.write(f"{stamp},{value:.10g},{score:.6f}{suffix}\n")
+    if args.plot:
+        from .plots import plot_anomalies
+
+        plot_anomalies([(i.history.legend, i.history.values, i.scores) for i in result.items], args.plot,
+                       threshold=ANOMALY_THRESHOLD, title=f"{args.model} anomaly scores (walk-forward)")
+    return 1 if result.failures else 0
+
+
+def _csv_quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _require_histories(histories, args):
+    if not histories:
+        raise InputError(f"{args.expr!r} matched no series in that range" if args.expr else "no history")
+    return histories
+
+
+def _cmd_evaluate(args) -> int:
+    import json
+
+    from .durations import parse_duration
+    from .evaluation.runner import evaluate, format_report, report_json
+    from .models.registry import get_model_class, model_names
+
+    _settings(args)
+    models = args.model or model_names()
+    for name in models:
+        get_model_class(name)
+    parse_duration(args.refit_every, what="--refit-every")
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"bad --workers {args.workers}: expected 1 or more")
+    progress = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=28 * len(models), unit="file", desc="evaluate", file=sys.stderr)
+        progress = lambda _path: bar.update(1)  # noqa: E731
+    results = evaluate(args.nab, models, windows=args.windows, refit_every=args.refit_every,
+                       workers=args.workers, run_backtest=not args.no_backtest, progress=progress)
+    print(format_report(results))
+    if args.output:
+        from .atomic import atomic_write_text
+
+        atomic_write_text(args.output, json.dumps(report_json(results), indent=2, default=float) + "\n")
+    return 0
+
+
 _cmd_predict = _later("predictive maintenance")
 _cmd_generate_rules = _later("rule generation")
 _cmd_fit = _later("batch fitting")

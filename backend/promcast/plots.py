@@ -50,7 +50,7 @@ def plot_forecast(panels: list[tuple[str, pd.Series, pd.DataFrame]], path, *, ti
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=1.01)
     fig.autofmt_xdate()
     save_figure(fig, path)
 
@@ -76,6 +76,6 @@ def plot_anomalies(panels: list[tuple[str, pd.Series, pd.Series]], path, *, thre
         bottom.set_ylabel("score", fontsize=8)
         bottom.grid(alpha=0.3)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=1.01)
     fig.autofmt_xdate()
     save_figure(fig, path)

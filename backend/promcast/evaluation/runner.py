@@ -1,0 +1,161 @@
+"""``promcast evaluate``: walk-forward NAB scores per model and rolling-origin forecast backtests.
+
+Files are scored in a process pool (one file per task), so all 28 NAB files use both cores; every
+task computes its scores from the file alone, so the result does not depend on the pool size.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .backtest import BacktestResult, backtest
+from .corpus import NabFile, load_corpus, windows_by_path
+from .nab import PROFILES, NabResult, score_profiles
+
+log = logging.getLogger(__name__)
+
+#: the folder of real series used for the forecast backtest
+BACKTEST_FOLDER = "realAWSCloudwatch"
+
+
+@dataclass
+class ModelEvaluation:
+    model: str
+    nab: dict[str, NabResult]
+    seconds: float
+    backtest: list[BacktestResult] = field(default_factory=list)
+
+    @property
+    def mase(self) -> float:
+        values = [b.mase for b in self.backtest if np.isfinite(b.mase)]
+        return float(np.mean(values)) if values else float("nan")
+
+    @property
+    def coverage(self) -> float:
+        covered = sum(f.covered for b in self.backtest for f in b.folds)
+        points = sum(f.points for b in self.backtest for f in b.folds)
+        return covered / points if points else float("nan")
+
+
+def _score_file(task: tuple[str, str, pd.Series, str, dict]) -> tuple[str, pd.Series, float]:
+    """Walk-forward scores of one file (runs in a worker process)."""
+    from ..cli import setup_logging
+    from ..models.walkforward import walk_forward_scores
+
+    setup_logging("warning")
+    model, path, values, refit_every, params = task
+    started = time.perf_counter()
+    unique = values[~values.index.duplicated(keep="last")]
+    scores = walk_forward_scores(model, unique, refit_every=refit_every, params=params)
+    # NAB scores rows: duplicated timestamps get the score of their timestamp
+    aligned = scores.reindex(values.index).fillna(0.0)
+    return path, pd.Series(aligned.to_numpy(), index=values.index), time.perf_counter() - started
+
+
+def _backtest_file(task: tuple[str, str, pd.Series]) -> BacktestResult:
+    from ..cli import setup_logging
+
+    setup_logging("warning")
+    model, path, values = task
+    return backtest(path, values, model)
+
+
+def _pool(workers: int):
+    import multiprocessing
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def detect_corpus(model: str, files: list[NabFile], *, refit_every: str = "1d", workers: int | None = None,
+                  progress=None, **params) -> tuple[dict[str, pd.Series], float]:
+    """Walk-forward scores for every file; returns (scores by path, wall seconds)."""
+    workers = workers or min(len(files), os.cpu_count() or 1)
+    tasks = [(model, f.path, f.values, refit_every, params) for f in files]
+    started = time.perf_counter()
+    detections: dict[str, pd.Series] = {}
+    if workers <= 1:
+        results = map(_score_file, tasks)
+    else:
+        pool = _pool(workers)
+        results = pool.map(_score_file, tasks)
+    try:
+        for path, scores, _ in results:
+            detections[path] = scores
+            if progress:
+                progress(path)
+    finally:
+        if workers > 1:
+            pool.shutdown()
+    return detections, time.perf_counter() - started
+
+
+def backtest_corpus(model: str, files: list[NabFile], *, workers: int | None = None) -> list[BacktestResult]:
+    """Rolling-origin 1-day backtests on the real series of the corpus."""
+    real = [f for f in files if f.path.startswith(BACKTEST_FOLDER + "/")]
+    tasks = [(model, f.path, f.values) for f in real]
+    workers = workers or min(len(tasks), os.cpu_count() or 1)
+    if workers <= 1:
+        return list(map(_backtest_file, tasks))
+    with _pool(workers) as pool:
+        return list(pool.map(_backtest_file, tasks))
+
+
+def evaluate(nab_dir, models: list[str], *, windows=None, refit_every: str = "1d", workers: int | None = None,
+             run_backtest: bool = True, progress=None) -> list[ModelEvaluation]:
+    """Score each model on the corpus (all profiles) and backtest the forecasters."""
+    from ..models.registry import get_model_class
+
+    files = load_corpus(nab_dir, windows)
+    windows_map = windows_by_path(files)
+    out = []
+    for model in models:
+        detections, seconds = detect_corpus(model, files, refit_every=refit_every, workers=workers,
+                                            progress=progress)
+        evaluation = ModelEvaluation(model=model, nab=score_profiles(detections, windows_map), seconds=seconds)
+        if run_backtest and get_model_class(model).is_forecaster:
+            evaluation.backtest = backtest_corpus(model, files, workers=workers)
+        out.append(evaluation)
+        log.info("%s: NAB standard %.1f in %.0fs", model, evaluation.nab["standard"].normalized, seconds)
+    return out
+
+
+def format_report(results: list[ModelEvaluation]) -> str:
+    """Plain-text table: NAB scores for the three profiles, threshold, time, MASE and coverage."""
+    header = ["model", *PROFILES, "threshold", "detect_s", "MASE(1d)", "cover95"]
+    rows = []
+    for r in sorted(results, key=lambda r: -r.nab["standard"].normalized):
+        rows.append([
+            r.model,
+            *(f"{r.nab[p].normalized:.1f}" for p in PROFILES),
+            f"{r.nab['standard'].threshold:.4f}",
+            f"{r.seconds:.0f}",
+            f"{r.mase:.3f}" if r.backtest else "-",
+            f"{r.coverage:.1%}" if r.backtest else "-",
+        ])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths)) for line in [header, *rows]]
+    return "\n".join(lines)
+
+
+def report_json(results: list[ModelEvaluation]) -> dict:
+    return {
+        r.model: {
+            "nab": {p: {"score": round(res.normalized, 3), "threshold": res.threshold,
+                        "detected_windows": res.total("detected"), "windows": res.total("windows"),
+                        "false_positive_rows": res.total("fp")} for p, res in r.nab.items()},
+            "detect_seconds": round(r.seconds, 1),
+            "backtest": None if not r.backtest else {
+                "mase": round(r.mase, 4), "coverage_95": round(r.coverage, 4),
+                "files": {b.name: {"mase": round(b.mase, 4), "coverage": round(b.coverage, 4),
+                                   "relative_mae": round(b.relative_mae, 4)} for b in r.backtest},
+            },
+        }
+        for r in results
+    }
