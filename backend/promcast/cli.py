@@ -327,7 +327,16 @@ def _cmd_evaluate(args) -> int:
 _cmd_predict = _later("predictive maintenance")
 _cmd_generate_rules = _later("rule generation")
 _cmd_fit = _later("batch fitting")
-_cmd_provision = _later("Grafana provisioning")
+def _cmd_provision(args) -> int:
+    from .dashboards import provision
+
+    _settings(args)
+    summary = provision(args.grafana_url, token=args.token, user=args.user, password=args.password,
+                        backend_url=args.backend_url)
+    print("\n".join(summary.lines()))
+    return 0
+
+
 
 
 # ---------------------------------------------------------------------------------------------- main

@@ -1,0 +1,125 @@
+"""Model speed on 2 cores, each next to a baseline measured in the same run.
+
+    .venv/bin/python benchmarks/models.py [--skip-nab] [--repeat 3]
+
+- prophet: promcast's fit + 1-day forecast with band on 7 days at 1m (10,080 points), vs plain Prophet
+  with its defaults on the same series (budget: promcast within 1.5 s);
+- Grafana's augurs MSTL (pip install augurs; benchmark-only) on the same series;
+- iforest fit + score of the same 10,080 points (budget 1 s), vs a bare IsolationForest on the raw values;
+- lstm fit on 10,000 points (budget 20 s);
+- walk-forward ensemble over all 28 NAB files (budget 10 minutes), vs the `mad` baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import numpy as np
+import pandas as pd
+
+from _common import REPO, print_table, timed
+
+BUDGETS = {"prophet": 1.5, "iforest": 1.0, "lstm": 20.0, "ensemble_nab": 600.0}
+
+
+def week_of_minutes(points: int = 10_080) -> pd.Series:
+    index = pd.date_range("2024-03-04", periods=points, freq="1min", tz="UTC")
+    t = np.arange(points)
+    rng = np.random.default_rng(7)
+    values = (50 + 0.001 * t + 10 * np.sin(2 * np.pi * t / 1440) + 4 * np.sin(2 * np.pi * t / 10080)
+              + rng.normal(0, 1.5, points))
+    return pd.Series(values, index=index)
+
+
+def bench_prophet(series: pd.Series, repeat: int) -> list[list]:
+    from prophet import Prophet
+
+    from promcast.models import get_model
+
+    ours, _ = timed(lambda: get_model("prophet").fit(series).predict("1d"), repeat)
+
+    def plain():
+        frame = pd.DataFrame({"ds": series.index.tz_localize(None), "y": series.to_numpy()})
+        model = Prophet().fit(frame)
+        future = model.make_future_dataframe(periods=1440, freq="min", include_history=False)
+        return model.predict(future)
+
+    base, _ = timed(plain, 1)
+    rows = [["prophet fit+1d forecast+band", f"{ours:.2f}", "plain Prophet defaults", f"{base:.2f}",
+             f"{ours / base:.2f}x", BUDGETS["prophet"], "ok" if ours <= BUDGETS["prophet"] else "OVER"]]
+    try:
+        from augurs import MSTL
+    except ImportError:
+        rows.append(["augurs MSTL", "-", "not installed (pip install augurs)", "-", "-", "-", "-"])
+        return rows
+
+    def mstl():
+        model = MSTL.ets([1440])
+        model.fit(series.to_numpy())
+        return model.predict(1440, level=0.95)
+
+    augurs_s, _ = timed(mstl, repeat)
+    rows.append(["augurs MSTL fit+1d forecast+band", f"{augurs_s:.2f}", "promcast prophet", f"{ours:.2f}",
+                 f"{ours / augurs_s:.2f}x (promcast/augurs)", "-", "-"])
+    return rows
+
+
+def bench_iforest(series: pd.Series, repeat: int) -> list[list]:
+    from sklearn.ensemble import IsolationForest
+
+    from promcast.models import get_model
+
+    def ours():
+        model = get_model("iforest").fit(series)
+        return model.score(series)
+
+    ours_s, _ = timed(ours, repeat)
+
+    def bare():
+        x = series.to_numpy().reshape(-1, 1)
+        return IsolationForest(random_state=0).fit(x).score_samples(x)
+
+    base, _ = timed(bare, repeat)
+    return [["iforest fit+score", f"{ours_s:.2f}", "bare IsolationForest on values", f"{base:.2f}",
+             f"{ours_s / base:.2f}x", BUDGETS["iforest"], "ok" if ours_s <= BUDGETS["iforest"] else "OVER"]]
+
+
+def bench_lstm(series: pd.Series) -> list[list]:
+    from promcast.models import get_model
+
+    data = series.iloc[:10_000]
+    get_model("lstm")  # import TensorFlow outside the timing
+    seconds, _ = timed(lambda: get_model("lstm").fit(data), 1)
+    return [["lstm fit (10,000 points)", f"{seconds:.2f}", "-", "-", "-", BUDGETS["lstm"],
+             "ok" if seconds <= BUDGETS["lstm"] else "OVER"]]
+
+
+def bench_nab() -> list[list]:
+    from promcast.evaluation.corpus import load_corpus
+    from promcast.evaluation.runner import detect_corpus
+
+    files = load_corpus(REPO.parent / "shared" / "data" / "nab")
+    _, mad_s = detect_corpus("mad", files)
+    _, ens_s = detect_corpus("ensemble", files)
+    return [["walk-forward ensemble, 28 NAB files", f"{ens_s:.0f}", "walk-forward mad", f"{mad_s:.0f}",
+             f"{ens_s / mad_s:.1f}x", BUDGETS["ensemble_nab"], "ok" if ens_s <= BUDGETS["ensemble_nab"] else "OVER"]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-nab", action="store_true", help="skip the 28-file walk-forward run")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for noisy in ("cmdstanpy", "prophet", "promcast"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    series = week_of_minutes()
+    rows = bench_prophet(series, args.repeat) + bench_iforest(series, args.repeat) + bench_lstm(series)
+    if not args.skip_nab:
+        rows += bench_nab()
+    print_table(["case", "promcast s", "baseline", "baseline s", "ratio", "budget s", ""], rows)
+
+
+if __name__ == "__main__":
+    main()
