@@ -17,9 +17,14 @@ from ..config import Settings, load_settings
 from ..errors import PromcastError
 from ..sources.base import Source
 from .auth import is_authorized
+from .cache import ModelCache
 from .metrics import ServiceMetrics
+from .range_cache import RangeCache
 
 log = logging.getLogger(__name__)
+
+#: largest request body accepted (a Grafana query is a few KiB)
+MAX_BODY_BYTES = 4 * 2**20
 
 
 def error_response(code: str, message: str, status: int) -> Response:
@@ -40,6 +45,14 @@ def create_app(settings: Settings | None = None, source: Source | None = None) -
     app.extensions["promcast.source"] = source or make_source(settings)
     metrics = ServiceMetrics.create()
     app.extensions["promcast.metrics"] = metrics
+    app.extensions["promcast.cache"] = ModelCache(
+        max_entries=settings.cache.max_entries,
+        max_bytes=settings.cache.max_megabytes * 2**20,
+        refit_interval=settings.cache.refit_interval,
+        metrics=metrics,
+    )
+    app.extensions["promcast.range_cache"] = RangeCache(metrics=metrics)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
 
     @app.before_request
     def _start_timer():

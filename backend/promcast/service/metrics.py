@@ -21,6 +21,11 @@ class ServiceMetrics:
     cache_hits_total: Counter
     cache_misses_total: Counter
     cache_entries: Gauge
+    cache_bytes: Gauge
+    cache_evictions_total: Counter
+    target_errors_total: Counter
+    range_cache_total: Counter
+    range_cache_points: Gauge
 
     @classmethod
     def create(cls) -> "ServiceMetrics":
@@ -46,4 +51,18 @@ class ServiceMetrics:
                 "promcast_model_cache_misses", "Model cache misses (a fit was needed).", registry=registry),
             cache_entries=Gauge(
                 "promcast_model_cache_entries", "Fitted models held in the cache.", registry=registry),
+            cache_bytes=Gauge(
+                "promcast_model_cache_bytes", "Estimated memory held by cached models.", registry=registry),
+            cache_evictions_total=Counter(
+                "promcast_model_cache_evictions", "Models evicted from the cache (LRU, over the entry or memory bound).",
+                registry=registry),
+            range_cache_total=Counter(
+                "promcast_range_cache_queries", "Panel queries by whether settled points came from the cache "
+                "(hit: only new steps were fetched) or the whole range was fetched (miss).", ["result"],
+                registry=registry),
+            range_cache_points=Gauge(
+                "promcast_range_cache_points", "Settled points held by the range cache.", registry=registry),
+            target_errors_total=Counter(
+                "promcast_query_target_errors", "Query targets that failed, by target and error code.",
+                ["target", "code"], registry=registry),
         )

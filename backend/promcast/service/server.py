@@ -9,6 +9,16 @@ from ..config import Settings
 log = logging.getLogger(__name__)
 
 
+def preload_default_model(settings: Settings) -> None:
+    """Import the default model's module (Prophet, TensorFlow) now, so the first query does not pay for it."""
+    from ..models import get_model_class
+
+    try:
+        get_model_class(settings.models.default)
+    except Exception:  # noqa: BLE001 - a broken model must not stop the server; its queries report it
+        log.exception("could not load model %s", settings.models.default)
+
+
 def run_server(settings: Settings) -> None:
     from waitress import serve
 
@@ -17,6 +27,7 @@ def run_server(settings: Settings) -> None:
 
     setup_logging(settings.log_level)
     app = create_app(settings)
+    preload_default_model(settings)
     source = app.extensions["promcast.source"]
     log.info("promcast serving on http://%s:%d/grafana (history: %s)",
              settings.server.host, settings.server.port, source.description)
