@@ -324,7 +324,98 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
-_cmd_predict = _later("predictive maintenance")
+def _cmd_predict(args) -> int:
+    import json
+
+    from . import maintenance
+    from .durations import parse_duration
+    from .quantities import parse_quantity
+
+    settings = _settings(args, **{"prometheus.url": args.prometheus_url})
+    options: dict = {}
+    if args.kind == "capacity":
+        options["headroom"] = _fraction(args.headroom, "--headroom")
+        options["horizon"] = parse_duration(args.horizon, what="--horizon")
+    if (args.size_expr or args.limit_expr) and getattr(args, "input", None):
+        raise InputError("--size-expr and --limit-expr need a source (--prometheus-url or --source demo), not --input")
+    if args.kind == "disk" and args.size_expr and args.capacity:
+        raise InputError("give either --capacity or --size-expr, not both")
+    if args.kind == "memory" and args.limit and args.limit_expr:
+        raise InputError("give either --limit or --limit-expr, not both")
+    histories = _require_histories(load_histories(args, settings), args)
+    if args.kind == "disk":
+        if args.size_expr:
+            size = _fetch_like(args, settings, args.size_expr)
+            histories, options["capacity"] = maintenance.used_from_available(histories, size)
+        elif args.capacity is None:
+            raise InputError("predict disk needs --capacity (100 for percent, or the disk size) or --size-expr")
+        else:
+            options["capacity"] = parse_quantity(args.capacity, what="--capacity")
+    elif args.kind == "memory":
+        if args.limit_expr:
+            limits = _fetch_like(args, settings, args.limit_expr)
+            options["limit"] = maintenance.values_by_series(histories, limits, what="limit")
+        elif args.limit is None:
+            raise InputError("predict memory needs --limit BYTES (e.g. 2GiB) or --limit-expr")
+        else:
+            options["limit"] = parse_quantity(args.limit, what="--limit")
+    else:
+        if args.capacity is None:
+            raise InputError("predict capacity needs --capacity (the load the system can take)")
+        options["capacity"] = parse_quantity(args.capacity, what="--capacity")
+    predictions = maintenance.predictions(args.kind, histories, **options)
+    rows = maintenance.report.rows(args.kind, predictions)
+    if args.format == "table":
+        print(maintenance.format_table(rows, kind=args.kind))
+    else:
+        for row in rows:
+            print(json.dumps(row, default=str))
+    if args.plot:
+        _plot_predictions(args, predictions, options)
+    failed = [row for row in rows if row.get("error")]
+    for row in failed:
+        log.error("series %s failed: %s", row["series"], row["error"])
+    return 1 if failed else 0
+
+
+def _plot_predictions(args, predictions, options) -> None:
+    from .maintenance import LIMIT_OPTION, plot_projection
+
+    ok = [p for p in predictions if p.error is None]
+    if not ok:
+        return
+    limit_key = LIMIT_OPTION[args.kind]
+    limits = options[limit_key] if isinstance(options[limit_key], list) else [options[limit_key]] * len(predictions)
+    first = predictions.index(ok[0])
+    if len(ok) > 1:
+        log.info("--plot draws the first series, %s", ok[0].history.legend)
+    plot_projection(ok[0].history, ok[0].projection(), limits[first], args.plot,
+                    title=f"{args.kind}: {ok[0].history.legend}", limit_label=limit_key)
+
+
+def _fetch_like(args, settings, expr):
+    """Fetch a second expression (size, limit) over the same range as --expr."""
+    import copy
+
+    other = copy.copy(args)
+    other.expr = expr
+    other.input = None
+    found = load_histories(other, settings)
+    if not found:
+        raise InputError(f"{expr!r} matched no series in that range")
+    return found
+
+
+def _fraction(text, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise InputError(f"bad {what} {text!r}: expected a fraction from 0 up to 1, e.g. 0.2")
+    return value
+
+
 _cmd_generate_rules = _later("rule generation")
 _cmd_fit = _later("batch fitting")
 def _cmd_provision(args) -> int:

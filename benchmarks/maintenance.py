@@ -1,0 +1,393 @@
+"""Predictive-maintenance benchmark: promcast's predictors vs the usual PromQL alerts, same data.
+
+Scenarios come from ``benchmarks/scenarios.py`` (labelled, deterministic). Every number is printed
+next to the common baseline evaluated on the very same series:
+
+- disk: ``predict_linear(avail[6h], 24h) < 0`` (least-squares slope over the last 6 hours,
+  extrapolated 24 hours, evaluated every 5 minutes as Prometheus would);
+- memory: ``deriv(mem[1h]) > 0`` (least-squares slope over the last hour);
+- capacity: ``predict_linear(load[7d], t)`` (the linear trend of the last week).
+
+    .venv/bin/python -m benchmarks.maintenance [--quick] [--capacity-model prophet] [--json OUT]
+
+``--quick`` runs a quarter of the scenarios (for a smoke test). The default runs 240 disks, 255
+processes and 38 capacity cases; ``--seed 1`` draws a second, independent set.
+
+What is measured (every history is the last 14 days before the evaluation time):
+
+- disk: relative error of ``days_to_full`` evaluated 7 days and 1 day before the noise-free usage
+  reaches the capacity (a missing prediction counts as 100 %), and how often the truth falls in
+  ``[days_to_full_lower, days_to_full_upper]``; stable disks are evaluated every 6 hours over their last
+  3 days and count as a false alarm when any evaluation says "full within 30 days" (the baseline:
+  when its alert fires at any of those times, and at any 5-minute step of those 3 days); lead time is
+  how long before full the alert fired at every evaluation until full (ours every 12 h from 10 days
+  out, every 3 h in the last 2 days; the baseline every 5 minutes): "critical" is ``days_to_full <= 1``,
+  "warning" ``<= 7``.
+- memory: leaks are evaluated 72, 48, 24 and 12 hours before the OOM (those at least 6 hours after
+  the process started); a leak counts as detected in time when it is flagged at 24 hours ahead (72
+  hours when the process ran more than 4 days until its OOM) and at every later checkpoint. Healthy
+  processes count as false leaks when flagged at any of their evaluation times (the baseline: when
+  ``deriv > 0`` at any of them, and at any sample of the evaluated period). A series the detector
+  refuses (e.g. less than 12 hours of history) counts as not flagged.
+- capacity: ``scale_up_date`` minus the noise-free crossing of ``capacity * (1 - headroom)``, in days
+  (negative: early), for the upper band (the design's definition) and, as a diagnostic, for ``yhat``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for extra in (ROOT, ROOT / "backend"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from benchmarks.scenarios import (  # noqa: E402
+    DAY,
+    DiskScenario,
+    ProcessScenario,
+    capacity_scenarios,
+    disk_scenarios,
+    history,
+    process_scenarios,
+)
+from promcast.errors import InputError  # noqa: E402
+from promcast.maintenance.capacity import CapacityPlanner  # noqa: E402
+from promcast.maintenance.disk import DiskUsagePredictor  # noqa: E402
+from promcast.maintenance.memory import MemoryLeakDetector  # noqa: E402
+
+HISTORY = pd.Timedelta(days=14)
+
+
+# ---- PromQL baselines in numpy -------------------------------------------------------------------
+def rolling_regression(series: pd.Series, window: pd.Timedelta) -> tuple[np.ndarray, np.ndarray]:
+    """For every sample: least-squares ``(slope per second, value at that sample's time)`` over the
+    samples in ``(t - window, t]``: what ``deriv`` and ``predict_linear`` compute at each evaluation."""
+    t = (series.index.as_unit("ns").asi8 - series.index.as_unit("ns").asi8[0]) / 1e9
+    y = series.to_numpy(dtype=float)
+    y0 = float(np.median(y)) if len(y) else 0.0
+    yc = y - y0
+    z = lambda a: np.concatenate([[0.0], np.cumsum(a)])  # noqa: E731
+    c1, ct, ctt, cy, cty = z(np.ones_like(t)), z(t), z(t * t), z(yc), z(t * yc)
+    left = np.searchsorted(t, t - window.total_seconds(), side="right")
+    right = np.arange(1, len(t) + 1)
+    n = c1[right] - c1[left]
+    st, stt = ct[right] - ct[left], ctt[right] - ctt[left]
+    sy, sty = cy[right] - cy[left], cty[right] - cty[left]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cov = sty - st * sy / n
+        var = stt - st * st / n
+        slope = np.where((n >= 2) & (var > 0), cov / var, 0.0)
+        at_t = sy / n + slope * (t - st / n) + y0
+    return slope, at_t
+
+
+def baseline_disk_alarm(used: pd.Series, capacity: float) -> pd.Series:
+    """``predict_linear(avail[6h], 24h) < 0`` at every sample (avail = capacity - used)."""
+    slope, at_t = rolling_regression(capacity - used, pd.Timedelta("6h"))
+    return pd.Series(at_t + slope * 86400.0 < 0, index=used.index)
+
+
+def baseline_days_to_full(used: pd.Series, capacity: float) -> float | None:
+    """Days until ``predict_linear(avail[6h], t)`` reaches zero, from the last sample (None: not filling)."""
+    slope, at_t = rolling_regression(capacity - used, pd.Timedelta("6h"))
+    if slope[-1] >= 0:
+        return None
+    return max(0.0, float(at_t[-1] / -slope[-1] / 86400.0))
+
+
+def baseline_leak_alarm(mem: pd.Series) -> pd.Series:
+    """``deriv(mem[1h]) > 0`` at every sample."""
+    slope, _ = rolling_regression(mem, pd.Timedelta("1h"))
+    return pd.Series(slope > 0, index=mem.index)
+
+
+def at_times(flags: pd.Series, times) -> np.ndarray:
+    """The value of a per-sample flag series at (the last sample at or before) each time."""
+    pos = np.searchsorted(flags.index, pd.DatetimeIndex(list(times)), side="right") - 1
+    return flags.to_numpy()[np.clip(pos, 0, None)]
+
+
+def sustained_lead(times: list[pd.Timestamp], firing: list[bool], until: pd.Timestamp) -> float:
+    """Hours before ``until`` from which the alert fired at every evaluation (0: not firing at the end)."""
+    start = None
+    for t, f in zip(times, firing):
+        if f and start is None:
+            start = t
+        elif not f:
+            start = None
+    return 0.0 if start is None else (until - start) / pd.Timedelta("1h")
+
+
+def _median(values) -> float | None:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return float(np.median(values)) if values else None
+
+
+def _rel(pred: float | None, truth: float) -> float:
+    """Relative error; a missing prediction (None) counts as 100 %."""
+    return 1.0 if pred is None else abs(pred - truth) / truth
+
+
+# ---- disks ---------------------------------------------------------------------------------------
+def _disk_filling(d: DiskScenario) -> dict:
+    out = {"family": d.family, "name": d.name}
+    for label, at in zip(("7d", "1d"), d.eval_times):
+        truth = (d.full_at - at) / DAY
+        h = history(d.series, at, HISTORY)
+        ours = DiskUsagePredictor(d.capacity).fit(h)
+        out[f"ours_{label}"] = _rel(ours.days_to_full_, truth)
+        out[f"base_{label}"] = _rel(baseline_days_to_full(h, d.capacity), truth)
+        lo, hi = ours.days_to_full_lower_, ours.days_to_full_upper_
+        out[f"covered_{label}"] = lo is not None and lo <= truth and (hi is None or truth <= hi)
+    # lead time: our alerts every 12 h from 10 days out, every 3 h in the last 2 days
+    times = [d.full_at - pd.Timedelta(hours=h) for h in range(240, 48, -12)]
+    times += [d.full_at - pd.Timedelta(hours=h) for h in range(48, 0, -3)]
+    days = []
+    for at in times:
+        fit = DiskUsagePredictor(d.capacity).fit(history(d.series, at, HISTORY))
+        days.append(fit.days_to_full_)
+    out["lead_ours_critical"] = sustained_lead(times, [v is not None and v <= 1.0 for v in days], d.full_at)
+    out["lead_ours_warning"] = sustained_lead(times, [v is not None and v <= 7.0 for v in days], d.full_at)
+    alarm = baseline_disk_alarm(d.series, d.capacity)
+    window = alarm[alarm.index >= d.full_at - pd.Timedelta(days=10)]
+    out["lead_base"] = sustained_lead(list(window.index), list(window.to_numpy()), d.full_at)
+    return out
+
+
+def _disk_stable(d: DiskScenario) -> dict:
+    within = []
+    for at in d.eval_times:
+        fit = DiskUsagePredictor(d.capacity).fit(history(d.series, at, HISTORY))
+        within.append(fit.days_to_full_ is not None and fit.days_to_full_ <= 30.0)
+    alarm = baseline_disk_alarm(d.series, d.capacity)
+    last = alarm[alarm.index >= d.eval_times[0]]
+    return {"family": d.family, "name": d.name, "ours_false": any(within),
+            "base_false_same_times": bool(at_times(alarm, d.eval_times).any()),
+            "base_false_any_time": bool(last.any())}
+
+
+def _disk_job(d: DiskScenario) -> dict:
+    return _disk_filling(d) if d.filling else _disk_stable(d)
+
+
+def disk_report(rows: list[dict]) -> dict:
+    filling = [r for r in rows if "ours_7d" in r]
+    stable = [r for r in rows if "ours_false" in r]
+    rep = {
+        "filling_disks": len(filling), "stable_disks": len(stable),
+        "median_rel_error_7d": _median(r["ours_7d"] for r in filling),
+        "baseline_median_rel_error_7d": _median(r["base_7d"] for r in filling),
+        "median_rel_error_1d": _median(r["ours_1d"] for r in filling),
+        "baseline_median_rel_error_1d": _median(r["base_1d"] for r in filling),
+        "interval_coverage_7d": float(np.mean([r["covered_7d"] for r in filling])),
+        "interval_coverage_1d": float(np.mean([r["covered_1d"] for r in filling])),
+        "false_fill_within_30d": float(np.mean([r["ours_false"] for r in stable])),
+        "baseline_false_alarms_same_times": float(np.mean([r["base_false_same_times"] for r in stable])),
+        "baseline_false_alarms_any_time": float(np.mean([r["base_false_any_time"] for r in stable])),
+        "median_lead_hours_critical": _median(r["lead_ours_critical"] for r in filling),
+        "median_lead_hours_warning": _median(r["lead_ours_warning"] for r in filling),
+        "baseline_median_lead_hours": _median(r["lead_base"] for r in filling),
+        "critical_missed": float(np.mean([r["lead_ours_critical"] == 0 for r in filling])),
+        "baseline_missed": float(np.mean([r["lead_base"] == 0 for r in filling])),
+    }
+    per_family = {}
+    for fam in sorted({r["family"] for r in filling}):
+        sel = [r for r in filling if r["family"] == fam]
+        per_family[fam] = {"7d": _median(r["ours_7d"] for r in sel), "1d": _median(r["ours_1d"] for r in sel),
+                           "base_7d": _median(r["base_7d"] for r in sel), "base_1d": _median(r["base_1d"] for r in sel)}
+    for fam in sorted({r["family"] for r in stable}):
+        sel = [r for r in stable if r["family"] == fam]
+        per_family[fam] = {"false": float(np.mean([r["ours_false"] for r in sel])),
+                           "base_false_any_time": float(np.mean([r["base_false_any_time"] for r in sel]))}
+    rep["per_family"] = per_family
+    return rep
+
+
+# ---- memory --------------------------------------------------------------------------------------
+def _process_job(p: ProcessScenario) -> dict:
+    flags, base_flags, ttos = [], [], []
+    base_alarm = baseline_leak_alarm(p.series)
+    for at in p.eval_times:
+        try:
+            det = MemoryLeakDetector(p.limit).fit(history(p.series, at, HISTORY))
+        except InputError:  # e.g. less history than the detector needs: no verdict, no alert
+            flags.append(False)
+            ttos.append(None)
+            continue
+        flags.append(bool(det.is_leak_))
+        ttos.append(det.time_to_oom_hours_)
+    base_flags = [bool(v) for v in at_times(base_alarm, p.eval_times)]
+    out = {"family": p.family, "name": p.name, "flags": flags, "base_flags": base_flags}
+    if p.leaking:
+        ahead = [(p.oom_at - at) / pd.Timedelta("1h") for at in p.eval_times]
+        lifetime = (p.oom_at - p.started_at) / DAY
+        need = 72.0 if lifetime > 4.0 else 24.0
+        # detected in time: flagged at the checkpoint `need` hours ahead and at every later one
+        idx = [i for i, a in enumerate(ahead) if a <= need + 1e-6]
+        out["lifetime_days"] = lifetime
+        out["need_hours"] = need
+        out["detected"] = bool(idx) and all(flags[i] for i in idx)
+        out["base_detected"] = bool(idx) and all(base_flags[i] for i in idx)
+        out["detected_24h"] = all(f for f, a in zip(flags, ahead) if a <= 24.0 + 1e-6)
+        out["tto_rel_24h"] = [_rel(t, a) for t, a in zip(ttos, ahead) if abs(a - 24.0) < 1e-6]
+        out["tto_rel_72h"] = [_rel(t, a) for t, a in zip(ttos, ahead) if abs(a - 72.0) < 1e-6]
+        out["first_flag_hours"] = next((a for f, a in zip(flags, ahead) if f), 0.0)
+    else:
+        out["false"] = any(flags)
+        out["base_false_same_times"] = any(base_flags)
+        lo = p.eval_times[0]
+        out["base_false_any_time"] = bool(base_alarm[base_alarm.index >= lo].any())
+    return out
+
+
+def memory_report(rows: list[dict]) -> dict:
+    leaks = [r for r in rows if "detected" in r]
+    healthy = [r for r in rows if "false" in r]
+    long = [r for r in leaks if r["need_hours"] == 72.0]
+    rep = {
+        "leaks": len(leaks), "healthy": len(healthy), "leaks_oom_over_4d": len(long),
+        "detected_in_time": float(np.mean([r["detected"] for r in leaks])),
+        "baseline_detected_in_time": float(np.mean([r["base_detected"] for r in leaks])),
+        "detected_24h_ahead": float(np.mean([r["detected_24h"] for r in leaks])),
+        "detected_72h_ahead_when_oom_over_4d": float(np.mean([r["detected"] for r in long])) if long else None,
+        "false_leaks": float(np.mean([r["false"] for r in healthy])),
+        "baseline_false_same_times": float(np.mean([r["base_false_same_times"] for r in healthy])),
+        "baseline_false_any_time": float(np.mean([r["base_false_any_time"] for r in healthy])),
+        "median_rel_error_time_to_oom_24h": _median(v for r in leaks for v in r["tto_rel_24h"]),
+        "median_rel_error_time_to_oom_72h": _median(v for r in leaks for v in r["tto_rel_72h"]),
+    }
+    per_family = {}
+    for fam in sorted({r["family"] for r in healthy}):
+        sel = [r for r in healthy if r["family"] == fam]
+        per_family[fam] = {"false": float(np.mean([r["false"] for r in sel])),
+                           "base_false_same_times": float(np.mean([r["base_false_same_times"] for r in sel]))}
+    rep["per_family"] = per_family
+    rep["missed"] = [(r["name"], round(r["lifetime_days"], 1)) for r in leaks if not r["detected"]]
+    rep["false_names"] = [r["name"] for r in healthy if r["false"]]
+    return rep
+
+
+# ---- capacity ------------------------------------------------------------------------------------
+def _linear_crossing(series: pd.Series, threshold: float, horizon: pd.Timedelta) -> pd.Timestamp | None:
+    """When ``predict_linear(load[7d], t)`` first reaches ``threshold`` (None: not within horizon)."""
+    week = series[series.index > series.index[-1] - pd.Timedelta(days=7)]
+    slope, at_t = rolling_regression(week, pd.Timedelta(days=7))
+    now_value, s = float(at_t[-1]), float(slope[-1])
+    if now_value >= threshold:
+        return series.index[-1]
+    if s <= 0:
+        return None
+    at = series.index[-1] + pd.Timedelta(seconds=(threshold - now_value) / s)
+    return at if at <= series.index[-1] + horizon else None
+
+
+def _capacity_job(args) -> dict:
+    c, model = args
+    t0 = time.perf_counter()
+    plan = CapacityPlanner(c.capacity, headroom=c.headroom, horizon=c.horizon, model=model).fit(c.series)
+    seconds = time.perf_counter() - t0
+    base = _linear_crossing(c.series, c.capacity * (1 - c.headroom), c.horizon)
+
+    def err(pred):
+        if c.crossing_at is None:
+            return None
+        return None if pred is None else (pred - c.crossing_at) / DAY
+
+    yhat = plan.forecast_["yhat"].to_numpy()
+    hit = np.flatnonzero(yhat >= plan.threshold_)
+    yhat_at = plan.forecast_.index[hit[0]] if len(hit) else None
+    return {"family": c.family, "name": c.name, "truth": c.crossing_at, "ours": plan.scale_up_date_,
+            "err": err(plan.scale_up_date_), "yhat_err": err(yhat_at), "base_err": err(base), "base": base,
+            "seconds": seconds, "ours_none": plan.scale_up_date_ is None, "base_none": base is None}
+
+
+def capacity_report(rows: list[dict], model: str) -> dict:
+    """``scale_up_date`` (upper band) errors in days, signed: negative is early, the safe side."""
+    crossing = [r for r in rows if r["truth"] is not None]
+    never = [r for r in rows if r["truth"] is None]
+    return {
+        "model": model, "cases_with_crossing": len(crossing), "cases_without": len(never),
+        "median_abs_error_days": _median(abs(r["err"]) for r in crossing if r["err"] is not None),
+        "median_signed_error_days": _median(r["err"] for r in crossing if r["err"] is not None),
+        "missed_crossings": sum(r["ours_none"] for r in crossing),
+        "yhat_crossing_median_abs_error_days": _median(abs(r["yhat_err"]) for r in crossing if r["yhat_err"] is not None),
+        "false_crossings": sum(not r["ours_none"] for r in never),
+        "baseline_median_abs_error_days": _median(abs(r["base_err"]) for r in crossing if r["base_err"] is not None),
+        "baseline_median_signed_error_days": _median(r["base_err"] for r in crossing if r["base_err"] is not None),
+        "baseline_missed_crossings": sum(r["base_none"] for r in crossing),
+        "baseline_false_crossings": sum(not r["base_none"] for r in never),
+        "median_fit_seconds": _median(r["seconds"] for r in rows),
+    }
+
+
+# ---- driver --------------------------------------------------------------------------------------
+def _fmt(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def print_section(title: str, rep: dict) -> None:
+    print(f"\n== {title}")
+    for key, value in rep.items():
+        if key == "per_family":
+            for fam, vals in value.items():
+                print(f"   {fam:22s} " + "  ".join(f"{k}={_fmt(v)}" for k, v in vals.items()))
+        elif isinstance(value, list):
+            print(f"   {key}: {value[:12]}{' ...' if len(value) > 12 else ''}")
+        else:
+            print(f"   {key:42s} {_fmt(value)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a quarter of the scenarios")
+    parser.add_argument("--capacity-model", default="prophet", help="forecaster for the capacity cases")
+    parser.add_argument("--only", choices=["disk", "memory", "capacity"], action="append")
+    parser.add_argument("--seed", type=int, default=0, help="scenario set (0 is the reported one)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--json", help="also write the report as JSON here")
+    args = parser.parse_args(argv)
+    only = set(args.only or ["disk", "memory", "capacity"])
+    report: dict = {}
+    started = time.perf_counter()
+    with Pool(args.workers) as pool:
+        if "disk" in only:
+            disks = disk_scenarios(per_family=10 if args.quick else 40, seed=args.seed)
+            rows = pool.map(_disk_job, disks, chunksize=2)
+            report["disk"] = disk_report(rows)
+            print_section(f"disk ({len(disks)} scenarios)", report["disk"])
+        if "memory" in only:
+            procs = (process_scenarios(leaks=30, per_healthy_family=12, seed=args.seed) if args.quick
+                     else process_scenarios(seed=args.seed))
+            rows = pool.map(_process_job, procs, chunksize=2)
+            report["memory"] = memory_report(rows)
+            print_section(f"memory ({len(procs)} scenarios)", report["memory"])
+        if "capacity" in only:
+            caps = (capacity_scenarios(growing=8, flat=2, seed=args.seed) if args.quick
+                    else capacity_scenarios(seed=args.seed))
+            rows = pool.map(_capacity_job, [(c, args.capacity_model) for c in caps], chunksize=1)
+            report["capacity"] = capacity_report(rows, args.capacity_model)
+            print_section(f"capacity ({len(caps)} scenarios, model {args.capacity_model})", report["capacity"])
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    print(f"\ntotal {report['seconds']} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
