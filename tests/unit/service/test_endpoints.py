@@ -12,7 +12,8 @@ def test_metrics_list_the_targets_with_builder_payloads(client):
     response = client.post("/grafana/metrics", json={"metric": "forecast", "payload": {"expr": "up"}})
     assert response.status_code == 200
     answer = response.get_json()
-    assert [m["value"] for m in answer] == ["forecast", "anomalies", "anomaly_events"]
+    assert [m["value"] for m in answer] == ["forecast", "anomalies", "anomaly_events", "disk_exhaustion", "memory_leak",
+                                          "capacity"]
     forecast = {p["name"]: p for p in answer[0]["payloads"]}
     assert list(forecast) == ["expr", "model", "history", "horizon", "interval", "legend"]
     assert forecast["model"]["type"] == "select" and "options" not in forecast["model"]  # asks /metric-payload-options

@@ -1,0 +1,70 @@
+"""``capacity``: when does the load outgrow ``capacity``, and how much is needed?
+
+``expr`` selects the load (``sum(rate(http_requests_total[5m]))``), ``capacity`` what the system
+can take (same unit; ``5k`` works), ``headroom`` the fraction kept free (0.2) and ``horizon`` how far
+to plan (30d). :class:`~promcast.maintenance.CapacityPlanner` forecasts the load with ``model``
+(Prophet unless told otherwise); the table has ``peak_forecast, recommended_capacity, scale_up_date``
+per series, the earliest scale-up first, and each series gets ``load``, its ``projection`` (the
+forecast), its ``upper projection`` (the band's upper edge, which the plan uses) and its ``limit``
+(capacity less headroom: the scale-up date is where the upper projection first reaches it).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import pandas as pd
+
+from ...errors import InputError, UnknownNameError
+from ...models import get_model_class, model_names
+from ..request import Payload, capped_duration
+from .base import LEGEND, PayloadField, QueryContext
+from .maintenance import HISTORY, MaintenanceTarget, Window, quantity
+
+#: the model a plan forecasts with unless payload.model says otherwise
+DEFAULT_MODEL = "prophet"
+DEFAULT_HORIZON = "30d"
+MAX_HORIZON = pd.Timedelta("365D")
+
+LOAD_EXPR = PayloadField("expr", "Load", "input", "sum(rate(http_requests_total[5m])) (PromQL)", 60)
+CAPACITY = PayloadField("capacity", "Capacity", "input", "5000 (load the system can take, same unit)", 16)
+HEADROOM = PayloadField("headroom", "Headroom", "input", "0.2 (fraction of capacity kept free)", 12)
+HORIZON = PayloadField("horizon", "Horizon", "input", f"{DEFAULT_HORIZON} (plan this far ahead)", 12)
+MODEL = PayloadField("model", "Model", "select", f"{DEFAULT_MODEL} (forecaster)", 20)
+
+
+class Capacity(MaintenanceTarget):
+    name = "capacity"
+    label = "Capacity plan (scale-up date)"
+    fields = (LOAD_EXPR, CAPACITY, HEADROOM, HORIZON, MODEL, HISTORY, LEGEND)
+    kind = "capacity"
+    usage_name = "load"
+
+    def options(self, ctx: QueryContext, payload: Payload, notices: list[dict]) -> dict[str, Any]:
+        capacity = quantity(payload, "capacity", hint="expected the load the system can take, above 0, e.g. 5000")
+        if capacity is None:
+            raise InputError("payload.capacity is required: the load the system can take, e.g. 5000")
+        headroom = payload.number("headroom", 0.2, low=-math.inf, high=math.inf, hint="")
+        if not 0.0 <= headroom < 1.0:
+            raise InputError(f"bad payload.headroom {payload.data.get('headroom')!r}: expected a fraction from 0 "
+                             "up to (not including) 1, e.g. 0.2 for 20 %")
+        horizon = capped_duration(payload, "horizon", DEFAULT_HORIZON, MAX_HORIZON, notices, pd.Timedelta("1h"))
+        model = payload.text("model", DEFAULT_MODEL)
+        if model not in model_names():
+            raise UnknownNameError(f"unknown model {model!r} in payload.model; known models: {', '.join(model_names())}")
+        if not get_model_class(model).is_forecaster:
+            raise InputError(f"model {model!r} does not forecast: a capacity plan needs a forecaster such as "
+                             "prophet or holt_winters")
+        return {"capacity": capacity, "headroom": headroom, "horizon": horizon, "model": model}
+
+    def histories(self, ctx: QueryContext, expr: str, window: Window, options: Mapping[str, Any]):
+        series = window.fetch(ctx, expr)
+        return series, dict(options)
+
+    def projection(self, prediction, ctx: QueryContext) -> dict[str, pd.Series]:
+        forecast = prediction.projection()
+        return {"projection": forecast["yhat"], "upper projection": forecast["yhat_upper"]}
+
+    def limit_of(self, prediction) -> float:
+        return float(prediction.predictor.threshold_)
