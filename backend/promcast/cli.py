@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="DIR", help="directory for the rule files")
     p.add_argument("--format", choices=["prometheus", "prometheusrule", "both"], default="prometheus")
     p.add_argument("--prometheus-url", metavar="URL", help="override the spec's source.prometheus_url")
-    p.add_argument("--source", choices=["demo"], help="fit on the embedded demo metrics")
+    p.add_argument("--source", choices=["demo", "csv"], help="fit on the embedded demo metrics or the spec's CSV files")
     p.add_argument("--check", action="store_true", help="run promtool check/test rules; write nothing if they fail")
     p.add_argument("--force", action="store_true", help="overwrite files promcast did not generate")
     p.add_argument("--executor", choices=["local", "dask"], default="local")
@@ -416,7 +416,17 @@ def _fraction(text, what: str) -> float:
     return value
 
 
-_cmd_generate_rules = _later("rule generation")
+def _cmd_generate_rules(args) -> int:
+    from .rules import run_generate_rules
+
+    settings = _settings(args)
+    summary = run_generate_rules(args.spec, args.output, args.format, prometheus_url=args.prometheus_url,
+                                 source=args.source, check=args.check, force=args.force, executor=args.executor,
+                                 progress=sys.stderr.isatty(), settings=settings)
+    print("\n".join(summary.lines()))
+    return 0
+
+
 _cmd_fit = _later("batch fitting")
 def _cmd_provision(args) -> int:
     from .dashboards import provision
