@@ -8,7 +8,7 @@ import re
 from .errors import InputError
 
 UNITS = {
-    "": 1.0,
+    "": 1.0, "b": 1.0,
     "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15,
     "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "pb": 1e15,
     "ki": 2.0**10, "mi": 2.0**20, "gi": 2.0**30, "ti": 2.0**40, "pi": 2.0**50,

@@ -20,6 +20,7 @@ import yaml
 
 from ..durations import parse_duration, parse_time
 from ..errors import ConfigError, InputError
+from ..quantities import QUANTITY as _QUANTITY, UNITS as _UNITS
 
 API_VERSION = "promcast/v1"
 KIND = "RuleSpec"
@@ -37,13 +38,6 @@ _K8S_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0
 #: labels promcast sets itself on every rule
 RESERVED_LABELS = ("promcast_target", "severity", "alertname")
 
-_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
-_UNITS = {
-    "": 1.0, "b": 1.0,
-    "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12, "p": 1e15, "pb": 1e15,
-    "ki": 2.0**10, "kib": 2.0**10, "mi": 2.0**20, "mib": 2.0**20, "gi": 2.0**30, "gib": 2.0**30,
-    "ti": 2.0**40, "tib": 2.0**40, "pi": 2.0**50, "pib": 2.0**50,
-}
 
 
 class SpecError(ConfigError):
