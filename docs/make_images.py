@@ -22,6 +22,15 @@ PICTURES = {
     "maintenance-disk.png": ("promcast / Predictive maintenance: Projected disk usage to the limit", [
         "predict", "disk", "--source", "demo", "--expr", 'node_filesystem_avail_bytes{mountpoint="/"}',
         "--size-expr", 'node_filesystem_size_bytes{mountpoint="/"}', "--history", "7d"]),
+    "anomalies.png": ("promcast / Forecasts and anomalies: Anomaly score", [
+        "detect", "--source", "demo", "--expr", 'node_cpu_utilisation{instance="node-2:9100"}',
+        "--history", "7d", "--step", "10m", "--model", "prophet"]),
+    "maintenance-memory.png": ("promcast / Predictive maintenance: Memory projection", [
+        "predict", "memory", "--source", "demo", "--expr", 'process_resident_memory_bytes{job="api"}',
+        "--limit", "2GiB", "--history", "7d"]),
+    "capacity.png": ("promcast / Predictive maintenance: Capacity plan", [
+        "predict", "capacity", "--source", "demo", "--expr", 'http_requests{job="frontend"}',
+        "--capacity", "5000", "--history", "21d", "--step", "1h"]),
 }
 
 
@@ -30,7 +39,7 @@ def main() -> int:
     made = 0
     with tempfile.TemporaryDirectory() as scratch:
         for name, (panel, args) in PICTURES.items():
-            extra = ["--output", str(Path(scratch) / "out.csv")] if args[0] == "forecast" else []
+            extra = ["--output", str(Path(scratch) / "out.csv")] if args[0] in ("forecast", "detect") else []
             proc = subprocess.run([sys.executable, "-m", "promcast", *args, *extra, "--plot", str(IMG / name)],
                                   capture_output=True, text=True)
             if proc.returncode == 0:
