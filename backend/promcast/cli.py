@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", help="port to listen on (default: 8080)")
     p.add_argument("--prometheus-url", metavar="URL", help="Prometheus base URL (default: the embedded demo)")
+    p.add_argument("--rules-spec", metavar="SPEC.yaml",
+                   help="RuleSpec whose anomaly_band targets with mode: exported are served at /exported/metrics")
 
     p = command("fetch", "fetch history into a CSV", _cmd_fetch,
                 "Fetch the history of a PromQL expression into a CSV (timestamp,value[,series]).")
@@ -176,7 +178,7 @@ def _cmd_serve(args) -> int:
     from .service.server import run_server
 
     settings = _settings(args, **{"server.host": args.host, "server.port": args.port,
-                                  "prometheus.url": args.prometheus_url})
+                                  "prometheus.url": args.prometheus_url, "exported.spec": args.rules_spec})
     run_server(settings)
     return 0
 

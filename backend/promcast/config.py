@@ -69,12 +69,20 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class ExportedSettings:
+    """The RuleSpec whose ``anomaly_band`` targets with ``mode: exported`` the service serves as gauges."""
+
+    spec: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
+    exported: ExportedSettings = field(default_factory=ExportedSettings)
     log_level: str = "info"
 
 
@@ -200,6 +208,8 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "cache.max_megabytes": (_positive_int, "a positive number of megabytes"),
     "models.default": (_model_name, "a registered model name (see `promcast forecast --help`)"),
     "models.ensemble_weights": (_weights, "a mapping of model names to non-negative weights, e.g. {prophet: 0.3, lstm: 0.4, iforest: 0.3}"),
+    "exported.spec": (_optional_text, "a RuleSpec YAML file whose anomaly_band targets with mode: exported "
+                      "promcast serves on /exported/metrics"),
     "log_level": (_log_level, "one of " + ", ".join(LOG_LEVELS)),
 }
 

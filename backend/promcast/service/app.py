@@ -36,6 +36,7 @@ def error_response(code: str, message: str, status: int) -> Response:
 def create_app(settings: Settings | None = None, source: Source | None = None) -> Flask:
     """Build the WSGI app; ``source`` defaults to the one the settings describe (demo without a URL)."""
     from ..sources.factory import make_source
+    from .exported import register_exported
     from .grafana import grafana_blueprint
 
     settings = settings or load_settings()
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None, source: Source | None = None) -
     @app.before_request
     def _start_timer():
         g.promcast_started = time.perf_counter()
-        if request.path.startswith("/grafana") and not is_authorized(
+        if request.path.startswith(("/grafana", "/exported")) and not is_authorized(
             request.headers.get("Authorization"), settings.auth
         ):
             response = error_response("unauthorized", "missing or wrong credentials for promcast", 401)
@@ -101,4 +102,5 @@ def create_app(settings: Settings | None = None, source: Source | None = None) -
         return jsonify({"status": "ok"})
 
     app.register_blueprint(grafana_blueprint(), url_prefix="/grafana")
+    register_exported(app, settings, app.extensions["promcast.source"], app.extensions["promcast.cache"], metrics)
     return app
