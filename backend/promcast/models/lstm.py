@@ -15,8 +15,8 @@ Why it is built this way:
   call per step would make a one-day recursive forecast take minutes).
 - **Honest band and score.** Residuals come from the validation windows (out of sample), so the
   band and the score are not flattered by overfitting. The score of a row is one minus the empirical
-  tail probability of its absolute one-step error among those residuals (exponential beyond the
-  top 1%; :class:`.iforest.EmpiricalTail`). One-step errors are heavy-tailed (spiky metrics, a
+  tail probability of its absolute one-step error among those residuals (a Pareto tail beyond the
+  top 1%; :class:`.calibration.EmpiricalTail`). One-step errors are heavy-tailed (spiky metrics, a
   near-perfect fit on a clean cycle), and the Gaussian ``tail_score`` of a MAD-standardised error
   put 5-35% of ordinary NAB rows above 0.99, which no threshold can separate (NAB score 0). Future bands widen with the horizon as measured: at fit time a few recursive
   forecasts are run from origins inside the validation part and their error growth (relative to the
@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 
 from .base import Forecaster, InsufficientHistory, ModelFitError
-from .iforest import EmpiricalTail, cyclic_time
+from .calibration import EmpiricalTail
+from .iforest import cyclic_time
 from .prepare import epoch_seconds
 from .registry import register
 

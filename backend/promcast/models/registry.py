@@ -28,6 +28,7 @@ MODULES: dict[str, str] = {
     "seasonal_naive": "promcast.models.seasonal_naive",
     "mad": "promcast.models.mad",
     "holt_winters": "promcast.models.holt_winters",
+    "knn": "promcast.models.knn",
 }
 #: the forecaster used when none is named (CLI ``forecast``)
 DEFAULT_FORECASTER = "prophet"

@@ -10,7 +10,8 @@ import pytest
 
 from promcast.errors import InputError, UnknownNameError
 from promcast.models import InsufficientHistory, fit_with_fallback, get_model, load_model
-from promcast.models.ensemble import DEFAULT_WEIGHTS, combine_scores
+from promcast.models.ensemble import DEFAULT_SCORE_WEIGHTS, DEFAULT_WEIGHTS, combine_scores
+from promcast.models.postprocess import onset_scores
 
 from .conftest import PER_DAY, daily_series
 
@@ -32,7 +33,7 @@ def test_pvalue_combination_keeps_agreement_and_lets_a_confident_member_through(
         np.testing.assert_allclose(combine_scores(same, weights, method), [0.2, 0.9, 0.99])
     one_sure = {"a": np.array([1 - 1e-6]), "b": np.array([0.5]), "c": np.array([0.5])}
     assert combine_scores(one_sure, weights, "pvalue")[0] > 0.98
-    assert combine_scores(one_sure, weights)[0] == pytest.approx(0.4 * (1 - 1e-6) + 0.3)  # mean: the default
+    assert combine_scores(one_sure, weights)[0] == pytest.approx(0.4 * (1 - 1e-6) + 0.3)  # the function's default: mean
     assert combine_scores({"a": np.array([1.0])}, {"a": 1.0}, "pvalue")[0] == pytest.approx(1.0)
 
 
@@ -47,20 +48,25 @@ def test_combination_is_monotone_in_each_member():
 # ---- fitting and members ---------------------------------------------------------------------------
 def test_default_members_and_weights():
     assert DEFAULT_WEIGHTS == {"prophet": 0.3, "lstm": 0.4, "iforest": 0.3}
+    assert DEFAULT_SCORE_WEIGHTS == {"iforest": 0.5, "knn": 0.5}
     model = get_model("ensemble", fast=True).fit(daily_series(days=3))
-    assert set(model.members_) == {"prophet", "lstm", "iforest"}
-    assert model.weights_ == pytest.approx(DEFAULT_WEIGHTS)
+    # scoring members are fitted at once; forecast-only members on the first forecast
+    assert set(model.members_) == {"iforest", "knn"}
+    assert model.score_weights_ == pytest.approx(DEFAULT_SCORE_WEIGHTS)
     assert model.dropped_ == {}
     scores = model.score(later_with_spike())
     assert scores.iloc[40] > 0.99 and scores.iloc[40] == scores.max()
+    model.predict("1h")
+    assert set(model.members_) == {"prophet", "lstm", "iforest", "knn"}
+    assert model.weights_ == pytest.approx(DEFAULT_WEIGHTS)
 
 
 def test_member_that_cannot_fit_is_dropped_with_a_warning(caplog):
     flat = pd.Series(4.0, index=daily_series(days=2).index)
     with caplog.at_level(logging.WARNING, logger="promcast.models"):
-        model = get_model("ensemble", weights={"lstm": 0.4, "mad": 0.6}).fit(flat)
+        model = get_model("ensemble", score_weights={"lstm": 0.4, "mad": 0.6}).fit(flat)
     assert list(model.members_) == ["mad"]
-    assert model.weights_ == {"mad": 1.0}
+    assert model.score_weights_ == {"mad": 1.0}
     assert "flat" in model.dropped_["lstm"]
     assert any("lstm" in r.getMessage() and "dropping" in r.getMessage() for r in caplog.records)
     assert any("lstm" in note for note in model.notes_)
@@ -68,16 +74,16 @@ def test_member_that_cannot_fit_is_dropped_with_a_warning(caplog):
 
 def test_too_short_members_are_dropped_and_weights_renormalised():
     short = daily_series(days=0.25)  # 24 points: iforest needs 16, lstm 32
-    model = get_model("ensemble", weights={"lstm": 0.4, "iforest": 0.3, "mad": 0.3}).fit(short)
+    model = get_model("ensemble", score_weights={"lstm": 0.4, "iforest": 0.3, "mad": 0.3}).fit(short)
     assert set(model.members_) == {"iforest", "mad"}
-    assert model.weights_ == pytest.approx({"iforest": 0.5, "mad": 0.5})
+    assert model.score_weights_ == pytest.approx({"iforest": 0.5, "mad": 0.5})
 
 
 def test_all_members_failing_falls_back_to_a_simpler_model():
     tiny = daily_series(days=0.1)  # 9 points
     with pytest.raises(InsufficientHistory, match="no ensemble member"):
-        get_model("ensemble", weights={"lstm": 1.0, "iforest": 1.0}).fit(tiny)
-    model = fit_with_fallback("ensemble", tiny, weights={"lstm": 1.0, "iforest": 1.0})
+        get_model("ensemble", score_weights={"lstm": 1.0, "iforest": 1.0}).fit(tiny)
+    model = fit_with_fallback("ensemble", tiny, score_weights={"lstm": 1.0, "iforest": 1.0})
     assert model.name == "mad" and "ensemble" in model.fallback_reason_
 
 
@@ -89,18 +95,25 @@ def test_all_members_failing_falls_back_to_a_simpler_model():
     ({"mad": 0.0}, InputError, "above 0"),
     ([("mad", 1.0)], InputError, "mapping"),
 ])
-def test_bad_weights_are_user_errors(weights, error, needle):
+@pytest.mark.parametrize("param", ["weights", "score_weights"])
+def test_bad_weights_are_user_errors(weights, error, needle, param):
     with pytest.raises(error, match=needle):
-        get_model("ensemble", weights=weights).fit(daily_series(days=1))
+        get_model("ensemble", **{param: weights}).fit(daily_series(days=1))
+
+
+@pytest.mark.parametrize("params", [{"onset": "soon"}, {"onset_margin": -1}, {"onset_margin": "x"}])
+def test_bad_onset_is_a_user_error(params):
+    with pytest.raises(InputError, match="onset"):
+        get_model("ensemble", score_weights=QUICK, **params).fit(daily_series(days=1))
 
 
 def test_bad_combine_is_a_user_error():
     with pytest.raises(InputError, match="combine"):
-        get_model("ensemble", weights=QUICK, combine="median").fit(daily_series(days=1))
+        get_model("ensemble", score_weights=QUICK, combine="median").fit(daily_series(days=1))
 
 
 def test_member_params_reach_the_member():
-    model = get_model("ensemble", weights={"iforest": 1.0}, member_params={"iforest": {"n_estimators": 7}})
+    model = get_model("ensemble", score_weights={"iforest": 1.0}, member_params={"iforest": {"n_estimators": 7}})
     model.fit(daily_series(days=1))
     assert len(model.members_["iforest"].forest_.estimators_) == 7
     assert model.members_["iforest"].seed == 0
@@ -108,26 +121,38 @@ def test_member_params_reach_the_member():
 
 # ---- scores ----------------------------------------------------------------------------------------
 def test_scores_combine_member_scores():
-    model = get_model("ensemble", weights=QUICK).fit(daily_series(days=4))
+    model = get_model("ensemble", score_weights=QUICK, combine="mean", onset=None).fit(daily_series(days=4))
     later = later_with_spike()
     members = model.member_scores(later)
     assert list(members.columns) == list(QUICK)
-    weighted_mean = (members * pd.Series(model.weights_)).sum(axis=1).to_numpy()
+    weighted_mean = (members * pd.Series(model.score_weights_)).sum(axis=1).to_numpy()
     np.testing.assert_allclose(model.score(later).to_numpy(), weighted_mean)
-    pvalue = get_model("ensemble", weights=QUICK, combine="pvalue").fit(daily_series(days=4)).score(later)
-    expected = combine_scores({k: members[k].to_numpy() for k in members}, model.weights_, "pvalue")
+    pvalue = get_model("ensemble", score_weights=QUICK, onset=None).fit(daily_series(days=4)).score(later)
+    expected = combine_scores({k: members[k].to_numpy() for k in members}, model.score_weights_, "pvalue")
     np.testing.assert_allclose(pvalue.to_numpy(), expected)
+    # onset emphasis (the default) keeps the combined score only where it is a new high of the last day
+    onset = get_model("ensemble", score_weights=QUICK).fit(daily_series(days=4)).score(later)
+    np.testing.assert_allclose(onset.to_numpy(), onset_scores(expected, PER_DAY, 0.2))
+
+
+def test_onset_keeps_new_highs_only():
+    scores = np.array([0.5, 0.99, 0.999, 0.99, 0.2, 0.999, 0.9999, 0.3, 0.99])
+    np.testing.assert_allclose(onset_scores(scores, 3), [0.5, 0.99, 0.999, 0, 0, 0, 0.9999, 0, 0])
+    # a margin (decades of tail probability) asks a renewed alert to be clearly worse
+    np.testing.assert_allclose(onset_scores([0.9, 0.95, 0.999], 5, margin=0.5), [0.9, 0, 0.999])
+    np.testing.assert_allclose(onset_scores(scores, 0), scores)
 
 
 def test_scores_are_causal_and_deterministic():
     series = daily_series(days=4)
-    model = get_model("ensemble", weights=QUICK).fit(series)
+    model = get_model("ensemble", score_weights=QUICK).fit(series)
     later = later_with_spike(at=80)
     full = model.score(later)
+    assert full.iloc[80] > 0.99
     pd.testing.assert_series_equal(model.score(later.iloc[:70]), full.iloc[:70])
-    again = get_model("ensemble", weights=QUICK).fit(series).score(later)
+    again = get_model("ensemble", score_weights=QUICK).fit(series).score(later)
     pd.testing.assert_series_equal(again, full)
-    assert model.score_context() == max(m.score_context() for m in model.members_.values())
+    assert model.score_context() == max(m.score_context() for m in model.members_.values()) + PER_DAY
 
 
 # ---- forecasts -------------------------------------------------------------------------------------
@@ -142,7 +167,7 @@ def test_forecast_is_the_weighted_mean_of_forecasting_members():
 
 
 def test_without_forecasting_members_predict_is_a_user_error():
-    model = get_model("ensemble", weights={"iforest": 1.0}).fit(daily_series(days=2))
+    model = get_model("ensemble", weights={"iforest": 1.0}, score_weights={"iforest": 1.0}).fit(daily_series(days=2))
     with pytest.raises(InputError, match="cannot forecast"):
         model.predict("1h")
 
@@ -150,7 +175,9 @@ def test_without_forecasting_members_predict_is_a_user_error():
 # ---- serialisation ---------------------------------------------------------------------------------
 def test_serialisation_stores_members_natively_and_round_trips():
     model = get_model("ensemble", weights={"lstm": 0.5, "iforest": 0.3, "mad": 0.2}).fit(daily_series(days=3))
+    model.predict("1h")  # fits the forecast-only members
     state = model._dump_state()
+    assert set(state["members_"]) == {"lstm", "iforest", "knn", "mad"}
     assert all(isinstance(v, bytes) for v in state["members_"].values())
     restored = load_model(model.to_bytes())
     assert restored.weights_ == model.weights_

@@ -17,7 +17,7 @@ from .conftest import daily_series
 
 
 def test_the_documented_names():
-    assert model_names() == ["prophet", "lstm", "iforest", "ensemble", "seasonal_naive", "mad", "holt_winters"]
+    assert model_names() == ["prophet", "lstm", "iforest", "ensemble", "seasonal_naive", "mad", "holt_winters", "knn"]
 
 
 def test_importing_the_package_loads_neither_tensorflow_nor_prophet():
