@@ -24,7 +24,7 @@ PICTURES = {
         "--size-expr", 'node_filesystem_size_bytes{mountpoint="/"}', "--history", "7d"]),
     "anomalies.png": ("promcast / Forecasts and anomalies: Anomaly score", [
         "detect", "--source", "demo", "--expr", 'node_cpu_utilisation{instance="node-2:9100"}',
-        "--history", "7d", "--step", "10m", "--model", "prophet"]),
+        "--history", "7d", "--step", "10m", "--model", "ensemble"]),
     "maintenance-memory.png": ("promcast / Predictive maintenance: Memory projection", [
         "predict", "memory", "--source", "demo", "--expr", 'process_resident_memory_bytes{job="api"}',
         "--limit", "2GiB", "--history", "7d"]),
