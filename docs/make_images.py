@@ -50,7 +50,55 @@ def main() -> int:
             else:
                 print(f"{name}: failed: {proc.stderr.strip().splitlines()[-1]}", file=sys.stderr)
                 return 1
+    made += _self_picture()
     return 0 if made else 1
+
+
+def _self_picture() -> int:
+    """promcast-self's main panel (request latency by endpoint): serve a few panel refreshes on the demo
+    in-process, then draw promcast's own latency histogram from its /metrics registry."""
+    import json
+
+    import pandas as pd
+
+    from promcast.config import load_settings
+    from promcast.plots import _pyplot, save_figure
+    from promcast.service.app import create_app
+    from promcast.sources.demo import DemoSource
+
+    app = create_app(load_settings(environ={}), source=DemoSource())
+    client = app.test_client()
+    end = pd.Timestamp.now(tz="UTC").floor("min")
+    for model in ("seasonal_naive", "holt_winters", "prophet"):
+        for _ in range(5):
+            for target in ("forecast", "anomalies"):
+                payload = json.dumps({"expr": "node_cpu_utilisation", "model": model, "history": "7d"})
+                client.post("/grafana/query", json={
+                    "range": {"from": (end - pd.Timedelta(days=2)).isoformat(), "to": end.isoformat()},
+                    "maxDataPoints": 600, "intervalMs": 300000,
+                    "targets": [{"refId": "A", "target": target, "payload": payload}]})
+    histogram = app.extensions["promcast.metrics"].request_seconds
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    for metric in histogram.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_bucket") and sample.labels["endpoint"].startswith("/grafana/query"):
+                buckets.setdefault(sample.labels["endpoint"], []).append((float(sample.labels["le"]), sample.value))
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for endpoint, points in buckets.items():
+        points.sort()
+        bounds = [b for b, _ in points if b != float("inf")]
+        counts = [c for b, c in points if b != float("inf")]
+        ax.step(range(len(bounds)), counts, where="post", label=f"{endpoint} (cumulative requests)")
+        ax.set_xticks(range(len(bounds)), [f"{b:g}s" for b in bounds])
+    ax.set_xlabel("promcast_http_request_duration_seconds bucket (le)")
+    ax.set_ylabel("requests")
+    ax.set_title("promcast itself: /grafana/query latency (cold fits, then cache hits)", loc="left", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    save_figure(fig, IMG / "self.png")
+    print("self.png: promcast / promcast itself: request latency")
+    return 1
 
 
 if __name__ == "__main__":
