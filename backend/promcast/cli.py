@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prometheus-url", metavar="URL", help="Prometheus base URL (default: the embedded demo)")
     p.add_argument("--rules-spec", metavar="SPEC.yaml",
                    help="RuleSpec whose anomaly_band targets with mode: exported are served at /exported/metrics")
+    p.add_argument("--store", metavar="DIR", help="model store from `promcast fit` to preload, so stored series "
+                                                  "answer warm (default: store.dir / $PROMCAST_STORE_DIR)")
 
     p = command("fetch", "fetch history into a CSV", _cmd_fetch,
                 "Fetch the history of a PromQL expression into a CSV (timestamp,value[,series]).")
@@ -103,12 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite files promcast did not generate")
     p.add_argument("--executor", choices=["local", "dask"], default="local")
 
-    p = command("fit", "fit a model for every series of an expression and store it", _cmd_fit)
-    p.add_argument("--expr", required=True, metavar="PROMQL")
-    p.add_argument("--model", required=True)
-    p.add_argument("--store", metavar="DIR", help="model store directory")
-    p.add_argument("--executor", choices=["local", "dask"], default="local")
-    p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    p = command("fit", "fit a model for every series of an expression and store it", _cmd_fit,
+                "Fit a model for every series of a PromQL expression (one task per series, each fetching "
+                "its own history) and store the fits for `promcast serve` to load.")
+    _add_source(p, with_input=False)
+    p.add_argument("--model", required=True, help="model name, e.g. prophet or mad")
+    p.add_argument("--store", metavar="DIR",
+                   help="model store directory (default: store.dir / $PROMCAST_STORE_DIR, else ./promcast-store)")
+    p.add_argument("--executor", choices=["local", "dask"],
+                   help="local: a process pool sized to the cores; dask: a Dask cluster "
+                        "(default: executor.kind / $PROMCAST_EXECUTOR_KIND, else local)")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="Dask scheduler, e.g. tcp://HOST:8786 (default: executor.scheduler, "
+                        "$DASK_SCHEDULER_ADDRESS, else a LocalCluster with 2 workers)")
 
     p = command("provision", "create the datasource and dashboards in Grafana", _cmd_provision)
     p.add_argument("--grafana-url", required=True, metavar="URL")
@@ -178,7 +187,8 @@ def _cmd_serve(args) -> int:
     from .service.server import run_server
 
     settings = _settings(args, **{"server.host": args.host, "server.port": args.port,
-                                  "prometheus.url": args.prometheus_url, "exported.spec": args.rules_spec})
+                                  "prometheus.url": args.prometheus_url, "exported.spec": args.rules_spec,
+                                  "store.dir": args.store})
     run_server(settings)
     return 0
 
@@ -193,12 +203,6 @@ def _cmd_fetch(args) -> int:
     rows = write_csv_histories(args.output, histories)
     log.info("wrote %d rows of %d series to %s", rows, len(histories), args.output)
     return 0
-
-
-def _later(issue: str) -> Callable:
-    def handler(args) -> int:
-        raise PromcastError(f"`promcast {args.command}` is not available in this version yet ({issue})")
-    return handler
 
 
 def _open_output(path):
@@ -429,7 +433,42 @@ def _cmd_generate_rules(args) -> int:
     return 0
 
 
-_cmd_fit = _later("batch fitting")
+def _cmd_fit(args) -> int:
+    """Plan one task per series, run them on the chosen executor, store the fits, report failures last."""
+    import pandas as pd
+
+    from .batchfit import SourceSpec, plan, run_fits
+    from .durations import parse_duration, parse_time
+    from .executors import make_executor
+    from .store import ModelStore
+
+    if not args.expr:
+        raise InputError("--expr PROMQL is required")
+    if args.prometheus_url and args.source:
+        raise InputError("give either --prometheus-url or --source demo, not both")
+    settings = _settings(args, **{"prometheus.url": args.prometheus_url, "executor.kind": args.executor,
+                                  "executor.scheduler": args.scheduler})
+    kind, scheduler = settings.executor.kind, settings.executor.scheduler
+    if scheduler and kind != "dask":
+        raise InputError("--scheduler (executor.scheduler) applies to --executor dask only")
+    history = pd.Timedelta(parse_duration(args.history, what="--history"))
+    step = pd.Timedelta(parse_duration(args.step, what="--step"))
+    end = pd.Timestamp(parse_time(args.end, what="--end"))
+    spec = SourceSpec.from_settings(settings, args.source)
+    store = ModelStore(args.store or settings.store.dir or "promcast-store")
+    source = spec.open()
+    try:
+        tasks = plan(spec, source, args.expr, args.model, {}, end - history, end, step)
+    finally:
+        source.close()
+    with make_executor(kind, scheduler) as executor:
+        log.info("fitting %d series with %s on the %s executor (%d workers)", len(tasks), args.model,
+                 executor.name, executor.workers)
+        summary = run_fits(tasks, executor, store)
+    print("\n".join(summary.lines() + [f"store: {store.directory}"]))
+    return 0 if summary.outputs else 1
+
+
 def _cmd_provision(args) -> int:
     from .dashboards import provision
 

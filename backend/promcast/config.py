@@ -76,6 +76,21 @@ class ExportedSettings:
 
 
 @dataclass(frozen=True)
+class ExecutorSettings:
+    """Where batch fits run (``fit``, ``generate-rules``): local process pool or a Dask scheduler."""
+
+    kind: str = "local"
+    scheduler: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """The model store directory ``promcast fit`` writes and ``promcast serve`` preloads (None: none)."""
+
+    dir: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
@@ -83,6 +98,8 @@ class Settings:
     cache: CacheSettings = field(default_factory=CacheSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
     exported: ExportedSettings = field(default_factory=ExportedSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     log_level: str = "info"
 
 
@@ -180,6 +197,13 @@ def _model_name(value: Any) -> str:
     return text
 
 
+def _executor_kind(value: Any) -> str:
+    text = _text(value).lower()
+    if text not in ("local", "dask"):
+        raise ValueError
+    return text
+
+
 def _log_level(value: Any) -> str:
     text = _text(value).lower()
     if text not in LOG_LEVELS:
@@ -210,6 +234,10 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "models.ensemble_weights": (_weights, "a mapping of model names to non-negative weights, e.g. {prophet: 0.3, lstm: 0.4, iforest: 0.3}"),
     "exported.spec": (_optional_text, "a RuleSpec YAML file whose anomaly_band targets with mode: exported "
                       "promcast serves on /exported/metrics"),
+    "executor.kind": (_executor_kind, "local (a process pool sized to the cores) or dask"),
+    "executor.scheduler": (_optional_text, "a Dask scheduler address such as tcp://HOST:8786 "
+                           "(default: $DASK_SCHEDULER_ADDRESS, else a local cluster)"),
+    "store.dir": (_optional_text, "a model store directory written by `promcast fit`"),
     "log_level": (_log_level, "one of " + ", ".join(LOG_LEVELS)),
 }
 

@@ -53,6 +53,10 @@ def create_app(settings: Settings | None = None, source: Source | None = None) -
         metrics=metrics,
     )
     app.extensions["promcast.range_cache"] = RangeCache(metrics=metrics)
+    if settings.store.dir:  # fits from `promcast fit`: stored series answer their first query warm
+        from .warm import preload_store
+
+        preload_store(app.extensions["promcast.cache"], settings.store.dir, app.extensions["promcast.source"].description)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
 
     @app.before_request

@@ -143,6 +143,18 @@ class ModelCache:
         finally:
             self._release_key_lock(key, key_lock)
 
+    def put(self, key: Hashable, model: PromcastModel, *, age_seconds: float = 0.0) -> bool:
+        """Add a model fitted elsewhere (a model store), ``age_seconds`` old; not counted as a fit.
+
+        Returns False (and adds nothing) when it is already older than the refit interval.
+        """
+        if age_seconds >= self.refit_interval:
+            return False
+        entry = CacheEntry(model=model, nbytes=estimate_bytes(model), fitted_at=self.clock() - max(0.0, age_seconds),
+                           fit_seconds=0.0)
+        self._store(key, entry)
+        return True
+
     def _fit(self, fit: Callable[[], PromcastModel], model_name: str) -> CacheEntry:
         started = time.perf_counter()
         try:
