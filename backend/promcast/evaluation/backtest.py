@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..durations import parse_duration
 from ..models.prepare import infer_step
 from ..models.registry import fit_with_fallback
 
@@ -73,22 +74,33 @@ def rolling_origins(index: pd.DatetimeIndex, *, horizon: pd.Timedelta, min_train
 
 
 def backtest(name: str, series: pd.Series, model: str, *, horizon: str = "1d", interval: float = 0.95,
-             min_train: str = "3d", max_folds: int = 4, season: str = "1d", **params) -> BacktestResult:
-    """Backtest ``model`` on ``series`` at rolling origins; folds that cannot fit are skipped."""
+             min_train: str = "3d", max_folds: int = 4, season: str = "1d", exclude=(), **params) -> BacktestResult:
+    """Backtest ``model`` on ``series`` at rolling origins; folds that cannot fit are skipped.
+
+    ``exclude``: (start, end) windows (e.g. labelled anomalies) left out of every error, coverage and
+    MASE-scale computation, so the score measures forecasts of normal behaviour; the model still sees
+    them in its training data, as it would in production.
+    """
     series = series[~series.index.duplicated(keep="last")].sort_index().dropna()
-    horizon_td, season_td = pd.Timedelta(horizon), pd.Timedelta(season)
+    normal = np.ones(len(series), dtype=bool)
+    for start, end in exclude:
+        normal &= ~((series.index >= start) & (series.index <= end))
+    normal = pd.Series(normal, index=series.index)
+    horizon_td = pd.Timedelta(parse_duration(horizon, what="horizon"))
+    season_td = pd.Timedelta(parse_duration(season, what="season"))
     step = infer_step(series.index)
     folds = []
-    for origin in rolling_origins(series.index, horizon=horizon_td, min_train=pd.Timedelta(min_train),
+    for origin in rolling_origins(series.index, horizon=horizon_td, min_train=pd.Timedelta(parse_duration(min_train, what="min_train")),
                                   max_folds=max_folds):
         train = series[series.index <= origin]
         test = series[(series.index > origin) & (series.index <= origin + horizon_td)]
+        test = test[normal.reindex(test.index).to_numpy()]
         if len(test) == 0 or len(train) < 10:
             continue
         fitted = fit_with_fallback(model, train, warn=False, **params)
         forecast = fitted.predict_at(test.index, interval=interval)
         naive = _seasonal_naive(series, test.index, season_td, step)
-        scale = _naive_scale(train, season_td, step)
+        scale = _naive_scale(train, season_td, step, normal)
         err = np.abs(test.to_numpy() - forecast["yhat"].to_numpy())
         naive_err = np.abs(test.to_numpy() - naive)
         ok = np.isfinite(naive_err)
@@ -107,9 +119,11 @@ def _seasonal_naive(series: pd.Series, index: pd.DatetimeIndex, season: pd.Timed
     return lagged.to_numpy(dtype=float)
 
 
-def _naive_scale(train: pd.Series, season: pd.Timedelta, step: pd.Timedelta) -> float:
-    """In-sample MAE of the seasonal naive forecast: MASE's denominator."""
+def _naive_scale(train: pd.Series, season: pd.Timedelta, step: pd.Timedelta, normal: pd.Series) -> float:
+    """In-sample MAE of the seasonal naive forecast over ``normal`` rows (both ends): MASE's denominator."""
     lagged = train.reindex(train.index - season, method="nearest", tolerance=step / 2).to_numpy(dtype=float)
     err = np.abs(train.to_numpy() - lagged)
-    err = err[np.isfinite(err)]
+    keep = normal.reindex(train.index).to_numpy() & normal.reindex(train.index - season, method="nearest",
+                                                                    tolerance=step / 2).fillna(False).to_numpy(dtype=bool)
+    err = err[np.isfinite(err) & keep]
     return float(np.mean(err)) if len(err) else float("nan")

@@ -25,23 +25,41 @@ log = logging.getLogger(__name__)
 BACKTEST_FOLDER = "realAWSCloudwatch"
 
 
+def _mean_mase(results: list[BacktestResult]) -> float:
+    values = [b.mase for b in results if np.isfinite(b.mase)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _coverage(results: list[BacktestResult]) -> float:
+    covered = sum(f.covered for b in results for f in b.folds)
+    points = sum(f.points for b in results for f in b.folds)
+    return covered / points if points else float("nan")
+
+
 @dataclass
 class ModelEvaluation:
     model: str
     nab: dict[str, NabResult]
     seconds: float
     backtest: list[BacktestResult] = field(default_factory=list)
+    #: the same backtest with the labelled anomaly windows left out of errors and scales
+    backtest_normal: list[BacktestResult] = field(default_factory=list)
 
     @property
     def mase(self) -> float:
-        values = [b.mase for b in self.backtest if np.isfinite(b.mase)]
-        return float(np.mean(values)) if values else float("nan")
+        return _mean_mase(self.backtest)
 
     @property
     def coverage(self) -> float:
-        covered = sum(f.covered for b in self.backtest for f in b.folds)
-        points = sum(f.points for b in self.backtest for f in b.folds)
-        return covered / points if points else float("nan")
+        return _coverage(self.backtest)
+
+    @property
+    def mase_normal(self) -> float:
+        return _mean_mase(self.backtest_normal)
+
+    @property
+    def coverage_normal(self) -> float:
+        return _coverage(self.backtest_normal)
 
 
 def _score_file(task: tuple[str, str, pd.Series, str, dict]) -> tuple[str, pd.Series, float]:
@@ -59,12 +77,12 @@ def _score_file(task: tuple[str, str, pd.Series, str, dict]) -> tuple[str, pd.Se
     return path, pd.Series(aligned.to_numpy(), index=values.index), time.perf_counter() - started
 
 
-def _backtest_file(task: tuple[str, str, pd.Series]) -> BacktestResult:
+def _backtest_file(task: tuple[str, str, pd.Series, tuple]) -> BacktestResult:
     from ..cli import setup_logging
 
     setup_logging("warning")
-    model, path, values = task
-    return backtest(path, values, model)
+    model, path, values, exclude = task
+    return backtest(path, values, model, exclude=exclude)
 
 
 def _pool(workers: int):
@@ -96,10 +114,12 @@ def detect_corpus(model: str, files: list[NabFile], *, refit_every: str = "1d", 
     return detections, time.perf_counter() - started
 
 
-def backtest_corpus(model: str, files: list[NabFile], *, workers: int | None = None) -> list[BacktestResult]:
-    """Rolling-origin 1-day backtests on the real series of the corpus."""
+def backtest_corpus(model: str, files: list[NabFile], *, workers: int | None = None,
+                    exclude_windows: bool = False) -> list[BacktestResult]:
+    """Rolling-origin 1-day backtests on the real series of the corpus (optionally scoring only rows
+    outside the labelled anomaly windows)."""
     real = [f for f in files if f.path.startswith(BACKTEST_FOLDER + "/")]
-    tasks = [(model, f.path, f.values) for f in real]
+    tasks = [(model, f.path, f.values, tuple(f.windows) if exclude_windows else ()) for f in real]
     workers = workers or min(len(tasks), os.cpu_count() or 1)
     if workers <= 1:
         return list(map(_backtest_file, tasks))
@@ -121,6 +141,7 @@ def evaluate(nab_dir, models: list[str], *, windows=None, refit_every: str = "1d
         evaluation = ModelEvaluation(model=model, nab=score_profiles(detections, windows_map), seconds=seconds)
         if run_backtest and get_model_class(model).is_forecaster:
             evaluation.backtest = backtest_corpus(model, files, workers=workers)
+            evaluation.backtest_normal = backtest_corpus(model, files, workers=workers, exclude_windows=True)
         out.append(evaluation)
         log.info("%s: NAB standard %.1f in %.0fs", model, evaluation.nab["standard"].normalized, seconds)
     return out
@@ -128,7 +149,7 @@ def evaluate(nab_dir, models: list[str], *, windows=None, refit_every: str = "1d
 
 def format_report(results: list[ModelEvaluation]) -> str:
     """Plain-text table: NAB scores for the three profiles, threshold, time, MASE and coverage."""
-    header = ["model", *PROFILES, "threshold", "detect_s", "MASE(1d)", "cover95"]
+    header = ["model", *PROFILES, "threshold", "detect_s", "MASE(1d)", "cover95", "MASE_normal", "cover95_normal"]
     rows = []
     for r in sorted(results, key=lambda r: -r.nab["standard"].normalized):
         rows.append([
@@ -138,6 +159,8 @@ def format_report(results: list[ModelEvaluation]) -> str:
             f"{r.seconds:.0f}",
             f"{r.mase:.3f}" if r.backtest else "-",
             f"{r.coverage:.1%}" if r.backtest else "-",
+            f"{r.mase_normal:.3f}" if r.backtest_normal else "-",
+            f"{r.coverage_normal:.1%}" if r.backtest_normal else "-",
         ])
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths)) for line in [header, *rows]]
@@ -153,6 +176,8 @@ def report_json(results: list[ModelEvaluation]) -> dict:
             "detect_seconds": round(r.seconds, 1),
             "backtest": None if not r.backtest else {
                 "mase": round(r.mase, 4), "coverage_95": round(r.coverage, 4),
+                "mase_outside_labelled_windows": round(r.mase_normal, 4),
+                "coverage_95_outside_labelled_windows": round(r.coverage_normal, 4),
                 "files": {b.name: {"mase": round(b.mase, 4), "coverage": round(b.coverage, 4),
                                    "relative_mae": round(b.relative_mae, 4)} for b in r.backtest},
             },
