@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", help="model to score (repeatable; default: all)")
     p.add_argument("--refit-every", default="1d", metavar="DUR", help="walk-forward refit cadence (default: 1d)")
     p.add_argument("--workers", type=int, help="processes to use (default: one per core)")
+    p.add_argument("--executor", choices=["local", "dask"], help="where files are scored (default: local)")
+    p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address, e.g. tcp://HOST:8786")
     p.add_argument("--no-backtest", action="store_true", help="skip the forecast backtest")
     p.add_argument("--output", metavar="OUT.json", help="also write the full report as JSON")
     return parser
@@ -307,7 +309,7 @@ def _cmd_evaluate(args) -> int:
     from .evaluation.runner import evaluate, format_report, report_json
     from .models.registry import get_model_class, model_names
 
-    _settings(args)
+    settings = _settings(args)
     models = args.model or model_names()
     for name in models:
         get_model_class(name)
@@ -318,10 +320,15 @@ def _cmd_evaluate(args) -> int:
     if sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=28 * len(models), unit="file", desc="evaluate", file=sys.stderr)
-        progress = lambda _path: bar.update(1)  # noqa: E731
-    results = evaluate(args.nab, models, windows=args.windows, refit_every=args.refit_every,
-                       workers=args.workers, run_backtest=not args.no_backtest, progress=progress)
+        bar = tqdm(total=len(models), unit="model", desc="evaluate", file=sys.stderr)
+        progress = lambda _model: bar.update(1)  # noqa: E731
+    from .executors import make_executor
+
+    kind = args.executor or settings.executor.kind
+    with make_executor(kind, args.scheduler or settings.executor.scheduler, workers=args.workers) as executor:
+        results = evaluate(args.nab, models, windows=args.windows, refit_every=args.refit_every,
+                           workers=args.workers, run_backtest=not args.no_backtest, progress=progress,
+                           executor=executor)
     print(format_report(results))
     if args.output:
         from .atomic import atomic_write_text

@@ -78,7 +78,7 @@ def test_missing_input_file(tmp_path):
     assert_one_line_error(run_cli("detect", "--input", str(tmp_path / "nope.csv")), "does not exist")
 
 
-def test_evaluate_small_corpus(tmp_path):
+def small_corpus(tmp_path):
     root = tmp_path / "nab"
     (root / "art").mkdir(parents=True)
     index = pd.date_range("2024-01-01", periods=2000, freq="5min")
@@ -91,6 +91,11 @@ def test_evaluate_small_corpus(tmp_path):
         start, end = index[1480 + 100 * k], index[1530 + 100 * k]
         windows[name] = [[str(start), str(end)]]
     (root / "windows.json").write_text(json.dumps(windows))
+    return root
+
+
+def test_evaluate_small_corpus(tmp_path):
+    root = small_corpus(tmp_path)
     report = tmp_path / "report.json"
     result = run_cli("evaluate", "--nab", str(root), "--model", "mad", "--workers", "1", "--no-backtest",
                      "--output", str(report))
@@ -104,3 +109,16 @@ def test_evaluate_small_corpus(tmp_path):
 
 def test_evaluate_missing_folder(tmp_path):
     assert_one_line_error(run_cli("evaluate", "--nab", str(tmp_path / "none")), "none")
+
+
+def test_evaluate_on_dask_matches_local(tmp_path):
+    root = small_corpus(tmp_path)
+    reports = {}
+    for kind in ("local", "dask"):
+        out = tmp_path / f"{kind}.json"
+        result = run_cli("evaluate", "--nab", str(root), "--model", "mad", "--executor", kind, "--output", str(out))
+        assert result.returncode == 0, result.stderr
+        reports[kind] = json.loads(out.read_text())
+        for model in reports[kind].values():
+            model.pop("detect_seconds")
+    assert reports["local"] == reports["dask"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,51 +84,51 @@ def _backtest_file(task: tuple[str, str, pd.Series, tuple]) -> BacktestResult:
     return backtest(path, values, model, exclude=exclude)
 
 
-def _pool(workers: int):
-    import multiprocessing
+def _run(fn, tasks: list, executor, workers: int | None) -> list:
+    """Run ``fn`` over ``tasks`` on ``executor`` (default: a local pool); failures raise at the end."""
+    from ..errors import InputError
+    from ..executors import failures, make_executor
 
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    own = executor is None
+    executor = executor or make_executor("local", workers=workers or min(len(tasks), os.cpu_count() or 1))
+    try:
+        results = executor.map(fn, tasks)
+    finally:
+        if own:
+            executor.close()
+    failed = failures(results)
+    if failed:
+        first = failed[0]
+        raise InputError(f"{len(failed)} of {len(tasks)} files failed; first ({tasks[first.index][1]}): {first.error}")
+    return [r.value for r in results]
 
 
 def detect_corpus(model: str, files: list[NabFile], *, refit_every: str = "1d", workers: int | None = None,
-                  progress=None, **params) -> tuple[dict[str, pd.Series], float]:
+                  executor=None, **params) -> tuple[dict[str, pd.Series], float]:
     """Walk-forward scores for every file; returns (scores by path, wall seconds)."""
-    workers = workers or min(len(files), os.cpu_count() or 1)
     tasks = [(model, f.path, f.values, refit_every, params) for f in files]
     started = time.perf_counter()
-    detections: dict[str, pd.Series] = {}
-    if workers <= 1:
-        results = map(_score_file, tasks)
-    else:
-        pool = _pool(workers)
-        results = pool.map(_score_file, tasks)
-    try:
-        for path, scores, _ in results:
-            detections[path] = scores
-            if progress:
-                progress(path)
-    finally:
-        if workers > 1:
-            pool.shutdown()
+    detections = {path: scores for path, scores, _ in _run(_score_file, tasks, executor, workers)}
     return detections, time.perf_counter() - started
 
 
-def backtest_corpus(model: str, files: list[NabFile], *, workers: int | None = None,
+def backtest_corpus(model: str, files: list[NabFile], *, workers: int | None = None, executor=None,
                     exclude_windows: bool = False) -> list[BacktestResult]:
     """Rolling-origin 1-day backtests on the real series of the corpus (optionally scoring only rows
     outside the labelled anomaly windows)."""
     real = [f for f in files if f.path.startswith(BACKTEST_FOLDER + "/")]
     tasks = [(model, f.path, f.values, tuple(f.windows) if exclude_windows else ()) for f in real]
-    workers = workers or min(len(tasks), os.cpu_count() or 1)
-    if workers <= 1:
-        return list(map(_backtest_file, tasks))
-    with _pool(workers) as pool:
-        return list(pool.map(_backtest_file, tasks))
+    return _run(_backtest_file, tasks, executor, workers)
 
 
 def evaluate(nab_dir, models: list[str], *, windows=None, refit_every: str = "1d", workers: int | None = None,
-             run_backtest: bool = True, progress=None) -> list[ModelEvaluation]:
-    """Score each model on the corpus (all profiles) and backtest the forecasters."""
+             run_backtest: bool = True, progress=None, executor=None) -> list[ModelEvaluation]:
+    """Score each model on the corpus (all profiles) and backtest the forecasters.
+
+    ``executor``: a :mod:`promcast.executors` executor (local pool or Dask), kept open across models;
+    by default each step starts a local pool of ``workers`` processes. ``progress(model)`` is called
+    after each model.
+    """
     from ..models.registry import get_model_class
 
     files = load_corpus(nab_dir, windows)
@@ -137,11 +136,14 @@ def evaluate(nab_dir, models: list[str], *, windows=None, refit_every: str = "1d
     out = []
     for model in models:
         detections, seconds = detect_corpus(model, files, refit_every=refit_every, workers=workers,
-                                            progress=progress)
+                                            executor=executor)
         evaluation = ModelEvaluation(model=model, nab=score_profiles(detections, windows_map), seconds=seconds)
         if run_backtest and get_model_class(model).is_forecaster:
-            evaluation.backtest = backtest_corpus(model, files, workers=workers)
-            evaluation.backtest_normal = backtest_corpus(model, files, workers=workers, exclude_windows=True)
+            evaluation.backtest = backtest_corpus(model, files, workers=workers, executor=executor)
+            evaluation.backtest_normal = backtest_corpus(model, files, workers=workers, executor=executor,
+                                                         exclude_windows=True)
+        if progress:
+            progress(model)
         out.append(evaluation)
         log.info("%s: NAB standard %.1f in %.0fs", model, evaluation.nab["standard"].normalized, seconds)
     return out
