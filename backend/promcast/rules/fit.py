@@ -122,24 +122,41 @@ def _iso(ts: pd.Timestamp) -> str:
 
 
 # ------------------------------------------------------------------------------------------ running jobs
+#: below this many series a local run stays in this process: starting worker processes (each imports
+#: pandas, SciPy and the predictors) costs more than the fits it would spread
+LOCAL_POOL_MIN_JOBS = 64
+#: jobs handed to the executor per call, so the progress bar moves while a pool works
+_BATCH = 64
+
+
 def run_jobs(jobs: Sequence[SeriesJob], *, executor: str = "local", progress: bool = True
              ) -> list[SeriesFit | SeriesFailure]:
-    """Run every job; a job that raises becomes a :class:`SeriesFailure` (reported, not fatal)."""
-    if executor == "dask":
-        return _run_dask(jobs)
-    if executor != "local":
+    """Run every job on a :mod:`promcast.executors` executor (a local process pool, or Dask); a job that
+    raises becomes a :class:`SeriesFailure` (reported, not fatal). Results come back in job order."""
+    from ..executors import make_executor
+
+    if executor not in ("local", "dask"):
         raise InputError(f"unknown executor {executor!r}; use local or dask")
     bar = _progress_bar(len(jobs), progress)
-    out = []
+    out: list[SeriesFit | SeriesFailure] = []
     try:
-        for job in jobs:
-            out.append(run_job(job))
-            if bar is not None:
-                bar.update(1)
+        if executor == "local" and len(jobs) < LOCAL_POOL_MIN_JOBS:
+            for job in jobs:
+                out.append(run_job(job))
+                if bar is not None:
+                    bar.update(1)
+            return out
+        with make_executor(executor) as pool:
+            for start in range(0, len(jobs), _BATCH):
+                batch = jobs[start:start + _BATCH]
+                for job, result in zip(batch, pool.map(run_job, batch)):
+                    out.append(result.value if result.ok else SeriesFailure(job.target, job.legend, result.error))
+                if bar is not None:
+                    bar.update(len(batch))
+        return out
     finally:
         if bar is not None:
             bar.close()
-    return out
 
 
 def run_job(job: SeriesJob) -> SeriesFit | SeriesFailure:
@@ -150,15 +167,6 @@ def run_job(job: SeriesJob) -> SeriesFit | SeriesFailure:
     except (ValueError, ArithmeticError, TypeError, KeyError, IndexError, RuntimeError) as exc:
         # a predictor tripping over odd data must not take the other series down
         return SeriesFailure(job.target, job.legend, f"{type(exc).__name__}: {exc}")
-
-
-def _run_dask(jobs: Sequence[SeriesJob]) -> list[SeriesFit | SeriesFailure]:
-    try:
-        import dask.bag as db  # type: ignore[import-not-found]
-    except ImportError:
-        raise InputError("--executor dask needs the dask package (pip install 'dask[distributed]'); "
-                         "or use --executor local") from None
-    return list(db.from_sequence(list(jobs), npartitions=max(1, min(len(jobs), 64))).map(run_job).compute())
 
 
 def _progress_bar(total: int, enabled: bool):

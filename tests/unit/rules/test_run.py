@@ -157,13 +157,16 @@ targets: [{{name: vols, kind: disk_exhaustion, expr: free, size: 500}}]
     assert rules["groups"][0]["name"] == "promcast.csv.vols"
 
 
-def test_dask_executor_needs_dask(tmp_path):
-    pytest.importorskip("pytest")
-    try:
-        import dask  # noqa: F401
-    except ImportError:
-        with pytest.raises(PromcastError, match="--executor dask needs the dask package"):
-            run_generate_rules(write_spec(tmp_path), tmp_path / "out", executor="dask", progress=False)
-        assert nothing_written(tmp_path / "out")
-    else:
-        assert run_generate_rules(write_spec(tmp_path), tmp_path / "out", executor="dask", progress=False).ok
+def test_local_pool_and_dask_write_identical_rules(tmp_path, monkeypatch):
+    """The same spec gives byte-identical rule files fitted in-process, on a local process pool and on a
+    two-worker Dask LocalCluster (fits travel as plain data and come back in order)."""
+    import promcast.rules.fit as fit
+
+    outputs = {}
+    for name, executor, pool_min in (("inline", "local", 10**9), ("pool", "local", 1), ("dask", "dask", 1)):
+        monkeypatch.setattr(fit, "LOCAL_POOL_MIN_JOBS", pool_min)
+        summary = run_generate_rules(write_spec(tmp_path), tmp_path / name, "both", executor=executor,
+                                     progress=False)
+        assert summary.ok and summary.series == 6
+        outputs[name] = {p.relative_to(tmp_path / name).as_posix(): p.read_bytes() for p in summary.files}
+    assert outputs["inline"] == outputs["pool"] == outputs["dask"]
