@@ -23,12 +23,8 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for extra in (ROOT / "tests", ROOT / "backend"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+import _common  # noqa: E402,F401 - puts backend/ and tests/ on sys.path
 
 import pandas as pd  # noqa: E402
 import requests  # noqa: E402
