@@ -47,6 +47,18 @@ class SourceSpec:
             raise InputError("no history source: give --prometheus-url URL or --source demo")
         return cls("prometheus", prometheus=settings.prometheus)
 
+    @classmethod
+    def for_source(cls, source: Source, settings: Settings) -> "SourceSpec":
+        """The spec that reopens ``source`` in a worker (the service's source, for its pre-fits)."""
+        from .sources.demo import DemoSource
+        from .sources.prometheus import PrometheusSource
+
+        if isinstance(source, DemoSource):
+            return cls("demo", now=source.now)
+        if isinstance(source, PrometheusSource):
+            return cls.from_settings(settings)
+        raise InputError(f"batch fits need a Prometheus or demo source, not {source.description}")
+
     def open(self) -> Source:
         from .sources.factory import make_source
 
@@ -71,6 +83,9 @@ class FitTask:
     step: pd.Timedelta
     #: the source's description (the service's cache keys name their source by it)
     source_name: str = ""
+    #: settings-driven parameters used in the fit but not part of the series' identity (the service's
+    #: ensemble weights, which its cache keys leave out too)
+    extra_params: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def legend(self) -> str:
@@ -94,6 +109,8 @@ class FitSummary:
     stored: list[StoreEntry] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (series legend, message)
     outputs: list[FitOutput] = field(default_factory=list)
+    #: the task of each output (same order)
+    fitted_tasks: list[FitTask] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"fitted {len(self.outputs)} series"
@@ -121,16 +138,19 @@ def discover(source: Source, expr: str, start: pd.Timestamp, end: pd.Timestamp, 
 
 
 def plan(spec: SourceSpec, source: Source, expr: str, model: str, params: Mapping[str, Any] | None,
-         start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta) -> list[FitTask]:
+         start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta,
+         extra_params: Mapping[str, Any] | None = None) -> list[FitTask]:
     """One task per series of ``expr``; checks the model and its parameters before anything runs."""
     from .models import get_model
 
     params = dict(params or {})
-    get_model(model, **params)  # unknown model or parameter: fail now, once, not per series
+    extra = dict(extra_params or {})
+    get_model(model, **params, **extra)  # unknown model or parameter: fail now, once, not per series
     labels = discover(source, expr, start, end, step)
     if not labels:
         raise InputError(f"{expr!r} matched no series with data in that range on {source.description}")
-    return [FitTask(spec, expr, dict(l), model, params, start, end, step, source.description) for l in labels]
+    return [FitTask(spec, expr, dict(l), model, params, start, end, step, source.description, extra)
+            for l in labels]
 
 
 # ------------------------------------------------------------------------------------------ in the worker
@@ -181,7 +201,8 @@ def fit_series(task: FitTask) -> FitOutput:
 
     history = fetch_series(task)
     values = history.values.dropna()
-    fitted = fit_with_fallback(task.model, values, warn=False, **_worker_params(task.model, task.params))
+    params = _worker_params(task.model, {**task.params, **task.extra_params})
+    fitted = fit_with_fallback(task.model, values, warn=False, **params)
     return FitOutput(dict(history.labels), fitted.name, fitted.to_bytes(), int(fitted.n_points_),
                      pd.Timestamp(fitted.last_timestamp_).isoformat(), getattr(fitted, "fallback_reason_", None))
 
@@ -198,6 +219,7 @@ def run_fits(tasks: Sequence[FitTask], executor: Executor, store: ModelStore | N
             continue
         out: FitOutput = result.value
         summary.outputs.append(out)
+        summary.fitted_tasks.append(task)
         meta = {"source": task.source_name, "fitted_model": out.model, "n_points": out.n_points, "last_timestamp": out.last_timestamp,
                 "history_start": task.start.isoformat(), "history_end": task.end.isoformat(),
                 "step_seconds": task.step.total_seconds(), "fallback_reason": out.fallback_reason}

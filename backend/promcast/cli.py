@@ -54,14 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("serve", "serve the Grafana JSON datasource API and /metrics", _cmd_serve,
                 "Serve the Grafana JSON datasource API at /grafana and promcast's own metrics at /metrics. "
-                "Without a Prometheus URL it serves the embedded demo metrics.")
+                "Without a Prometheus URL it serves the embedded demo metrics. With prefit.targets in the config "
+                "(or $PROMCAST_PREFIT_TARGETS) it keeps those expressions fitted in the background, on the "
+                "configured executor, and writes the fits to the store so a restart answers warm.")
     p.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", help="port to listen on (default: 8080)")
     p.add_argument("--prometheus-url", metavar="URL", help="Prometheus base URL (default: the embedded demo)")
     p.add_argument("--rules-spec", metavar="SPEC.yaml",
                    help="RuleSpec whose anomaly_band targets with mode: exported are served at /exported/metrics")
-    p.add_argument("--store", metavar="DIR", help="model store from `promcast fit` to preload, so stored series "
-                                                  "answer warm (default: store.dir / $PROMCAST_STORE_DIR)")
+    p.add_argument("--store", metavar="DIR", help="model store from `promcast fit` (and from pre-fits) to preload, "
+                                                  "so stored series answer warm (default: store.dir / $PROMCAST_STORE_DIR)")
 
     p = command("fetch", "fetch history into a CSV", _cmd_fetch,
                 "Fetch the history of a PromQL expression into a CSV (timestamp,value[,series]).")

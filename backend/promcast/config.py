@@ -91,6 +91,28 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class PrefitTarget:
+    """One expression ``promcast serve`` keeps fitted for every series it returns.
+
+    ``model`` None means ``models.default``; ``history`` must equal the panel's ``payload.history``
+    (default 14d) and ``expr`` the panel's expression, because they are part of the cache key.
+    """
+
+    expr: str
+    model: str | None = None
+    history: float = 14 * 86400.0
+
+
+@dataclass(frozen=True)
+class PrefitSettings:
+    """Pre-fitting in ``promcast serve``: these targets are refitted every ``interval`` seconds (None:
+    half of ``cache.refit_interval``) through the configured executor, so a fleet's dashboards open warm."""
+
+    targets: tuple[PrefitTarget, ...] = ()
+    interval: float | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
@@ -100,6 +122,7 @@ class Settings:
     exported: ExportedSettings = field(default_factory=ExportedSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    prefit: PrefitSettings = field(default_factory=PrefitSettings)
     log_level: str = "info"
 
 
@@ -204,6 +227,46 @@ def _executor_kind(value: Any) -> str:
     return text
 
 
+class _Invalid(ValueError):
+    """A bad value whose message says exactly what is wrong (appended to the error)."""
+
+
+_PREFIT_KEYS = ("expr", "model", "history")
+
+
+def _prefit_targets(value: Any) -> tuple[PrefitTarget, ...]:
+    """A list of ``{expr, model, history}`` (or bare expressions); from the environment as JSON."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith(("[", "{")) else [p.strip() for p in text.split(";") if p.strip()]
+    if not isinstance(value, list):
+        raise ValueError
+    targets = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            item = {"expr": item}
+        if not isinstance(item, Mapping):
+            raise _Invalid(f"item {i} is a {type(item).__name__}, not a mapping")
+        unknown = sorted(set(item) - set(_PREFIT_KEYS))
+        if unknown:
+            raise _Invalid(f"item {i} has unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(_PREFIT_KEYS)}")
+        expr = str(item.get("expr") or "").strip()
+        if not expr:
+            raise _Invalid(f"item {i} has no expr")
+        model = item.get("model")
+        if model is not None:
+            try:
+                model = _model_name(model)
+            except ValueError:
+                raise _Invalid(f"item {i} names unknown model {model!r}") from None
+        try:
+            history = parse_duration(item.get("history", "14d")).total_seconds()
+        except InputError:
+            raise _Invalid(f"item {i} has a bad history {item.get('history')!r} (use e.g. 7d)") from None
+        targets.append(PrefitTarget(expr, model, history))
+    return tuple(targets)
+
+
 def _log_level(value: Any) -> str:
     text = _text(value).lower()
     if text not in LOG_LEVELS:
@@ -237,7 +300,10 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "executor.kind": (_executor_kind, "local (a process pool sized to the cores) or dask"),
     "executor.scheduler": (_optional_text, "a Dask scheduler address such as tcp://HOST:8786 "
                            "(default: $DASK_SCHEDULER_ADDRESS, else a local cluster)"),
-    "store.dir": (_optional_text, "a model store directory written by `promcast fit`"),
+    "store.dir": (_optional_text, "a model store directory written by `promcast fit` (and by `serve`'s pre-fits)"),
+    "prefit.targets": (_prefit_targets, "a list of {expr, model, history} for `serve` to keep fitted "
+                       "(env: a JSON list, or expressions separated by ';')"),
+    "prefit.interval": (_seconds, "a duration such as 10m (default: half of cache.refit_interval)"),
     "log_level": (_log_level, "one of " + ", ".join(LOG_LEVELS)),
 }
 
@@ -304,7 +370,8 @@ def _validate(key: str, value: Any, origin: str) -> Any:
         return parser(value)
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         shown = "<hidden>" if "password" in key or "token" in key else repr(value)
-        raise ConfigError(f"{origin}: bad value {shown} for {key}; expected {allowed}") from exc
+        detail = f" ({exc})" if isinstance(exc, _Invalid) else ""
+        raise ConfigError(f"{origin}: bad value {shown} for {key}{detail}; expected {allowed}") from exc
 
 
 def load_settings(
@@ -350,6 +417,11 @@ def _build(values: Mapping[str, Any]) -> Settings:
 
 
 def _check_pairs(settings: Settings) -> None:
+    interval = settings.prefit.interval
+    if interval is not None and interval >= settings.cache.refit_interval:
+        raise ConfigError(
+            f"prefit.interval ({interval:g}s) must be shorter than cache.refit_interval "
+            f"({settings.cache.refit_interval:g}s): pre-fitted models would expire before they are refitted")
     for section in ("prometheus", "auth"):
         block = getattr(settings, section)
         if bool(block.username) != bool(block.password):

@@ -26,6 +26,10 @@ class ServiceMetrics:
     target_errors_total: Counter
     range_cache_total: Counter
     range_cache_points: Gauge
+    prefit_cycles_total: Counter
+    prefit_series_total: Counter
+    prefit_cycle_seconds: Gauge
+    prefit_last_cycle: Gauge
 
     @classmethod
     def create(cls) -> "ServiceMetrics":
@@ -62,6 +66,17 @@ class ServiceMetrics:
                 registry=registry),
             range_cache_points=Gauge(
                 "promcast_range_cache_points", "Settled points held by the range cache.", registry=registry),
+            prefit_cycles_total=Counter(
+                "promcast_prefit_cycles", "Pre-fit cycles by outcome (failed: some target or series failed).",
+                ["outcome"], registry=registry),
+            prefit_series_total=Counter(
+                "promcast_prefit_series", "Series handled by pre-fit cycles: fitted, still fresh (skipped) or failed.",
+                ["result"], registry=registry),
+            prefit_cycle_seconds=Gauge(
+                "promcast_prefit_cycle_duration_seconds", "Duration of the last pre-fit cycle.", registry=registry),
+            prefit_last_cycle=Gauge(
+                "promcast_prefit_last_cycle_timestamp_seconds", "When the last pre-fit cycle ended (Unix time).",
+                registry=registry),
             target_errors_total=Counter(
                 "promcast_query_target_errors", "Query targets that failed, by target and error code.",
                 ["target", "code"], registry=registry),

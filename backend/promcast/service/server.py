@@ -28,6 +28,9 @@ def run_server(settings: Settings) -> None:
     setup_logging(settings.log_level)
     app = create_app(settings)
     preload_default_model(settings)
+    prefitter = app.extensions.get("promcast.prefitter")
+    if prefitter is not None:
+        prefitter.start()
     source = app.extensions["promcast.source"]
     log.info("promcast serving on http://%s:%d/grafana (history: %s)",
              settings.server.host, settings.server.port, source.description)

@@ -19,7 +19,7 @@ import pandas as pd
 from ..errors import PromcastError
 from ..store import ModelStore
 from .cache import ModelCache
-from .fitting import series_key
+from .fitting import ModelSpec, cache_key
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,12 @@ def preload_store(cache: ModelCache, directory: str, source_description: str, *,
         try:
             history = pd.Timestamp(meta["history_end"]) - pd.Timestamp(meta["history_start"])
             age = max(0.0, now - float(meta["stored_at"]))
-            cache_key = (source_description, entry.expr, series_key(entry.labels), entry.model,
-                         tuple(sorted(entry.params.items())), history.value, "live")
+            spec = ModelSpec(entry.model, history, tuple(sorted(entry.params.items())))
+            key_in_cache = cache_key(source_description, entry.expr, entry.labels, spec)
             if age >= cache.refit_interval:
                 skipped += 1
                 continue
-            if cache.put(cache_key, store.load(key), age_seconds=age):
+            if cache.put(key_in_cache, store.load(key), age_seconds=age):
                 loaded += 1
         except (PromcastError, KeyError, ValueError, TypeError) as exc:
             log.warning("model store %s: skipping %s (%s %s): %s", directory, key, entry.model, entry.legend, exc)
