@@ -26,7 +26,7 @@ Conventions: a random model takes a ``seed`` hyper-parameter (default 0) and is 
 a given input; ``fast_params`` are cheap settings for the conformance suite and quick benchmarks.
 Fitted models serialise natively with ``to_bytes``/``from_bytes`` (``save``/``load`` for files):
 override ``_dump_state``/``_load_state`` to store non-picklable parts in their native format
-(Prophet JSON, Keras ``.keras`` bytes). The bytes are a pickle (joblib): load only models you stored.
+(Prophet JSON, Keras ``.keras`` bytes). The bytes are a pickle: load only models you stored.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import tempfile
+import zlib
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -54,7 +56,10 @@ RESIDUAL_PROBS = np.concatenate([[0.0005, 0.001, 0.0025], np.linspace(0.005, 0.9
 #: residuals re-learnt after a downsampled fit are computed on at most this many points
 _RESIDUAL_SAMPLE = 5_000
 _MAGIC = b"promcast-model\n"
-_FORMAT = 1
+#: 2: pickle (protocol 5) + zlib level 1, ~10x faster to write than 1 (joblib's pure-Python pickler
+#: with compress=3), which mattered at fleet scale (a quarter of a ``mad`` fit); 1 is still read
+_FORMAT = 2
+_READABLE_FORMATS = (1, 2)
 
 
 class InsufficientHistory(InputError):
@@ -239,9 +244,8 @@ class PromcastModel(BaseEstimator):
         header = json.dumps(
             {"format": _FORMAT, "model": self.name, "params": params}, sort_keys=True, default=repr
         ).encode()
-        buf = io.BytesIO()
-        joblib.dump({"params": params, "state": self._dump_state()}, buf, compress=3)
-        return _MAGIC + len(header).to_bytes(4, "big") + header + buf.getvalue()
+        payload = zlib.compress(pickle.dumps({"params": params, "state": self._dump_state()}, protocol=5), 1)
+        return _MAGIC + len(header).to_bytes(4, "big") + header + payload
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "PromcastModel":
@@ -253,7 +257,10 @@ class PromcastModel(BaseEstimator):
         if not issubclass(klass, cls):
             raise InputError(f"stored model is {name!r}, not a {cls.__name__}")
         try:
-            content = joblib.load(io.BytesIO(payload))
+            if _payload_format(data) == 1:
+                content = joblib.load(io.BytesIO(payload))
+            else:
+                content = pickle.loads(zlib.decompress(payload))
         except Exception as exc:  # a truncated or foreign payload: say so, not a pickle traceback
             raise InputError(f"stored {name!r} model is corrupt or from another version: {exc}") from exc
         model = klass(**content["params"])
@@ -295,9 +302,16 @@ def read_header(data: bytes) -> tuple[str, dict[str, Any], bytes]:
         header = json.loads(data[start:start + size])
     except ValueError as exc:
         raise InputError("not a stored promcast model (unreadable header)") from exc
-    if header.get("format") != _FORMAT:
-        raise InputError(f"stored model has format {header.get('format')!r}; this promcast reads {_FORMAT}")
+    if header.get("format") not in _READABLE_FORMATS:
+        raise InputError(f"stored model has format {header.get('format')!r}; this promcast reads "
+                         f"{', '.join(map(str, _READABLE_FORMATS))}")
     return header["model"], header["params"], data[start + size:]
+
+
+def _payload_format(data: bytes) -> int:
+    start = len(_MAGIC) + 4
+    size = int.from_bytes(data[len(_MAGIC):start], "big")
+    return int(json.loads(data[start:start + size])["format"])
 
 
 def clean_index(index: pd.Index) -> pd.DatetimeIndex:

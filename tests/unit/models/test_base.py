@@ -83,3 +83,22 @@ def test_serialisation_errors_are_clear(tmp_path):
         load_model(data[:-20])
     with pytest.raises(InputError, match="cannot read stored model"):
         PromcastModel.load(tmp_path / "missing.model")
+
+
+def test_models_stored_in_format_1_still_load():
+    """Format 1 (joblib pickle) is what stores written before format 2 hold."""
+    import io
+    import json
+
+    import joblib
+
+    from promcast.models.base import _MAGIC
+
+    fitted = get_model("mad").fit(daily_series())
+    header = json.dumps({"format": 1, "model": "mad", "params": fitted.get_params(deep=False)}).encode()
+    buf = io.BytesIO()
+    joblib.dump({"params": fitted.get_params(deep=False), "state": fitted._dump_state()}, buf, compress=3)
+    old = _MAGIC + len(header).to_bytes(4, "big") + header + buf.getvalue()
+    loaded = load_model(old)
+    pd.testing.assert_frame_equal(loaded.predict("1h"), fitted.predict("1h"))
+    assert load_model(fitted.to_bytes()).to_bytes() == fitted.to_bytes()
