@@ -44,6 +44,10 @@ class PrometheusSettings:
     password: str | None = None
     headers: dict = field(default_factory=dict)
     path_prefix: str = ""
+    #: points per query_range request (promcast halves it when a store says a window is too large)
+    max_points_per_request: int = 10_000
+    #: extra URL parameters on every call, e.g. Thanos' {max_source_resolution: auto}
+    query_params: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,13 @@ def _positive_int(value: Any) -> int:
 def _port(value: Any) -> int:
     number = _positive_int(value)
     if number > 65535:
+        raise ValueError
+    return number
+
+
+def _max_points(value: Any) -> int:
+    number = _positive_int(value)
+    if number > 11_000:
         raise ValueError
     return number
 
@@ -287,6 +298,10 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "prometheus.password": (_optional_text, "a password"),
     "prometheus.headers": (_string_map, "a mapping of header names to values (env: JSON or Name=value,Name2=value)"),
     "prometheus.path_prefix": (_text, "a URL path prefix such as /prometheus"),
+    "prometheus.max_points_per_request": (_max_points, "a number of points per request between 1 and 11000 "
+                                          "(Prometheus' limit per series)"),
+    "prometheus.query_params": (_string_map, "a mapping of URL parameters sent with every call, e.g. "
+                                "{max_source_resolution: auto} for Thanos (env: JSON or name=value,name2=value)"),
     "auth.bearer_token": (_optional_text, "a token string"),
     "auth.username": (_optional_text, "a user name"),
     "auth.password": (_optional_text, "a password"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,11 +21,13 @@ import pytest
 
 from promcast.errors import BadQueryError, ConfigError, InputError, UpstreamError, UpstreamTimeout
 from promcast.sources.prometheus import (
+    MIN_POINTS_PER_REQUEST,
     PrometheusSource,
     align_range,
     decode_query_response,
     format_seconds,
     plan_windows,
+    too_large,
 )
 
 MIN = 60_000  # one minute in ms
@@ -145,6 +148,8 @@ class FakePrometheus:
     def __init__(self):
         self.script: list[tuple[int, object, dict, float]] = []
         self.requests: list[dict] = []
+        #: (max points, status, payload): refuse query_range windows of more points, as a store with a limit does.
+        self.limit: tuple[int, int, object] | None = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -182,10 +187,14 @@ class FakePrometheus:
     def answer(self, path, params):
         if path.endswith("/api/v1/query_range"):
             start, end, step = (float(params[k]) for k in ("start", "end", "step"))
+            if self.limit and round((end - start) / step) + 1 > self.limit[0]:
+                return self.limit[1], self.limit[2], {}, 0
             times = np.arange(start, end + step / 2, step)
             values = [[t, "NaN" if t % 600 == 0 else ("+Inf" if t % 660 == 0 else str(t / 60))] for t in times.tolist()]
             result = [{"metric": {"__name__": "m", "job": j}, "values": values} for j in ("b", "a")]
             return 200, {"status": "success", "data": {"resultType": "matrix", "result": result}}, {}, 0
+        if path.endswith("/api/v1/series"):
+            return 200, {"status": "success", "data": [{"__name__": "up", "job": "a"}]}, {}, 0
         return 200, {"status": "success", "data": ["x", "a"]}, {}, 0
 
     def then(self, status, payload, headers=None, delay=0.0):
@@ -370,3 +379,141 @@ def test_both_auth_methods_is_a_config_error():
 
 def test_credentials_in_the_url_stay_out_of_messages():
     assert PrometheusSource("http://bob:hunter2@prom:9090/").description == "Prometheus at http://prom:9090"
+
+
+# --------------------------------------------------------------------------- stores that refuse large windows
+
+# The refusals real stores send (texts from their sources; the VictoriaMetrics one as 1.79.5 answers it).
+PROM_RESOLUTION = (400, {"status": "error", "errorType": "bad_data", "error": "exceeded maximum resolution of 11,000 "
+                         "points per timeseries. Try decreasing the query resolution (?step=XX)"})
+VM_POINTS = (422, {"status": "error", "errorType": "422", "error": 'error when executing query="m" on the time range '
+                   "(start=1709251200000, end=1709311140000, step=60000): too many points for the given step=60000, "
+                   "start=1709251200000 and end=1709311140000: 1000; cannot exceed -search.maxPointsPerTimeseries=300"})
+VM_SAMPLES = (422, {"status": "error", "errorType": "422", "error": "cannot select more than -search.maxSamplesPerQuery="
+                    "1000 samples; possible solutions: to increase the -search.maxSamplesPerQuery; to reduce time range "
+                    "for the query; to use more specific label filters in order to select lower number of series"})
+PROM_SAMPLES = (422, {"status": "error", "errorType": "execution",
+                      "error": "query processing would load too many samples into memory in query execution"})
+MIMIR_CHUNKS = (422, {"status": "error", "errorType": "execution", "error": "the query exceeded the maximum number of "
+                      "chunks (limit: 2 chunks) (err-mimir-max-chunks-per-query). Consider reducing the time range "
+                      "and/or number of series selected by the query."})
+MIMIR_LENGTH = (422, {"status": "error", "errorType": "execution", "error": "the query time range exceeds the limit "
+                      "(query length: 16h40m0s, limit: 5h0m0s) (err-mimir-max-query-length)"})
+CORTEX_SERIES = (422, {"status": "error", "errorType": "execution",
+                       "error": "the query hit the max number of series limit (limit: 10 series)"})
+CORTEX_SAMPLES = (413, b"exceeded maximum number of samples in a query (100000)")
+THANOS_STORE = (503, {"status": "error", "errorType": "internal", "error": "proxy Series(): rpc error: code = "
+                      "ResourceExhausted desc = exceeded chunks limit: limit 100 violated (got 120)"})
+
+REFUSALS = {"prometheus-resolution": PROM_RESOLUTION, "vm-points": VM_POINTS, "vm-samples": VM_SAMPLES,
+            "prometheus-samples": PROM_SAMPLES, "mimir-chunks": MIMIR_CHUNKS, "mimir-length": MIMIR_LENGTH,
+            "cortex-series": CORTEX_SERIES, "cortex-samples": CORTEX_SAMPLES, "thanos-store": THANOS_STORE}
+PER_STORE = {"prometheus-resolution", "vm-points"}  # limits on points per series: the same for every query
+
+
+def window_sizes(requests):
+    return [round((float(r["params"]["end"]) - float(r["params"]["start"])) / 60) + 1
+            for r in requests if r["path"].endswith("/query_range")]
+
+
+@pytest.mark.parametrize("name", REFUSALS)
+def test_a_refused_window_is_halved_until_the_store_accepts_it(fake, name, caplog):
+    status, payload = REFUSALS[name]
+    fake.limit = (300, status, payload)
+    src = source(fake, max_points_per_request=1000, retries=3)
+    with caplog.at_level(logging.INFO, logger="promcast.sources.prometheus"):
+        got = query(src, hours=24)
+
+    # 1000 and 500 refused (once each: a refusal is never retried), then 1441 points in windows of 250
+    assert window_sizes(fake.requests) == [1000, 500, 250, 250, 250, 250, 250, 191]
+    assert [len(h.values) for h in got] == [1441, 1441]
+    minutes = got[0].values.index.asi8 // 60_000_000_000
+    assert (got[0].values.index == T0 + pd.to_timedelta(np.arange(1441), unit="min")).all()
+    finite = np.isfinite(got[0].values.to_numpy())
+    np.testing.assert_array_equal(got[0].values.to_numpy()[finite], minutes[finite].astype(float))
+
+    records = [r for r in caplog.records if r.name == "promcast.sources.prometheus"]
+    assert len(records) == 1 and "windows of 250 points" in records[0].getMessage()
+    assert records[0].levelno == (logging.WARNING if name in PER_STORE else logging.INFO)
+
+
+@pytest.mark.parametrize("name", ["vm-points", "vm-samples"])
+def test_only_a_points_per_series_limit_is_remembered_for_later_queries(fake, name):
+    fake.limit = (300, *REFUSALS[name])
+    src = source(fake, max_points_per_request=1000)
+    query(src, hours=24)
+    fake.requests.clear()
+    query(src, hours=24)
+    if name in PER_STORE:  # the store's limit: later fetches start small, with no refusal
+        assert src.window_points == 250 and window_sizes(fake.requests) == [250] * 5 + [191]
+    else:  # the query's limit: the next query may be lighter, so it starts at the full size again
+        assert src.window_points == 1000 and window_sizes(fake.requests)[:2] == [1000, 500]
+
+
+def test_gives_up_at_the_minimum_window_naming_the_limit(fake):
+    fake.limit = (50, *VM_POINTS)
+    with pytest.raises(UpstreamError, match=(
+            rf"^Prometheus at {fake.url} refuses the query as too large even in windows of {MIN_POINTS_PER_REQUEST} "
+            r"points \(HTTP 422: .*cannot exceed -search.maxPointsPerTimeseries=300\): use a larger step, "
+            r"select fewer series, or raise that limit on the store$")):
+        query(source(fake), hours=24)
+    assert window_sizes(fake.requests) == [1441, 720, 360, 180, MIN_POINTS_PER_REQUEST]
+
+
+def test_other_execution_errors_do_not_shrink(fake):
+    fake.then(422, {"status": "error", "errorType": "execution", "error": "found duplicate series for the match group"})
+    with pytest.raises(BadQueryError, match="could not run the query: found duplicate series"):
+        query(source(fake), hours=24)
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("text", ["1:5: parse error: unexpected \"}\"", "query timed out in expression evaluation",
+                                  "too many concurrent queries, try again later", "many-to-many matching not allowed"])
+def test_unrelated_errors_are_not_taken_for_size_limits(text):
+    assert too_large(text) is None
+
+
+def test_tenant_header_and_path_prefix_reach_every_endpoint(fake):
+    """Mimir needs ``X-Scope-OrgID`` and the ``/prometheus`` prefix on each call, not just the first."""
+    src = PrometheusSource(fake.url + "/mimir", path_prefix="prometheus", headers={"X-Scope-OrgID": "team-a"},
+                           max_points_per_request=30)
+    query(src)  # three windows
+    long_expr = "sum(" + " + ".join(f'm{{job="{i:04d}"}}' for i in range(300)) + ")"
+    src.query_range(long_expr, T0, T0, pd.Timedelta("1min"))  # a POST form
+    src.label_names("up")
+    src.label_values("job")
+    src.series("up")
+    src.metric_names()
+    paths = [r["path"] for r in fake.requests]
+    assert paths == ["/mimir/prometheus/api/v1/query_range"] * 4 + [
+        "/mimir/prometheus/api/v1/labels", "/mimir/prometheus/api/v1/label/job/values",
+        "/mimir/prometheus/api/v1/series", "/mimir/prometheus/api/v1/label/__name__/values"]
+    assert "POST" in [r["method"] for r in fake.requests]
+    assert all(r["headers"].get("x-scope-orgid") == "team-a" for r in fake.requests)
+
+
+def test_query_params_reach_every_call_from_settings(fake):
+    """Thanos users send ``max_source_resolution`` and ``partial_response`` with every call."""
+    from promcast.config import load_settings
+    from promcast.sources.factory import make_source
+
+    settings = load_settings(environ={
+        "PROMCAST_PROMETHEUS_URL": fake.url,
+        "PROMCAST_PROMETHEUS_QUERY_PARAMS": "max_source_resolution=auto,partial_response=false",
+        "PROMCAST_PROMETHEUS_MAX_POINTS_PER_REQUEST": "30"})
+    src = make_source(settings)
+    assert src.max_points_per_request == 30
+    query(src)  # three windows of 30 points
+    src.label_values("job")
+    assert len(fake.requests) == 4
+    for r in fake.requests:
+        assert r["params"].get("max_source_resolution") == "auto", r
+        assert r["params"].get("partial_response") == "false", r
+
+
+def test_max_points_per_request_above_prometheus_limit_is_refused():
+    from promcast.config import load_settings
+    from promcast.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="max_points_per_request"):
+        load_settings(environ={"PROMCAST_PROMETHEUS_MAX_POINTS_PER_REQUEST": "30000"})

@@ -20,6 +20,8 @@ def make_source(settings: Settings, kind: str | None = None) -> Source:
             basic_auth=(prom.username, prom.password) if prom.username else None,
             headers=dict(prom.headers),
             path_prefix=prom.path_prefix,
+            max_points_per_request=prom.max_points_per_request,
+            query_params=dict(prom.query_params),
         )
     from .demo import DemoSource
 

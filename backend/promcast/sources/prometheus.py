@@ -2,13 +2,17 @@
 
 ``query_range`` is split into windows of at most ``max_points_per_request`` steps because Prometheus
 refuses more than 11,000 points per series. Windows never overlap, so every point comes back exactly
-once. Parsing goes straight from the JSON lists to numpy arrays: fetching is I/O-bound and promcast's
-overhead over a plain HTTP client must stay small (see ``benchmarks/fetch.py``).
+once. When a store refuses a window as too large (VictoriaMetrics' ``-search.maxPointsPerTimeseries``,
+a sample, series or chunk limit of Prometheus, Thanos, Mimir or Cortex), the window is halved and the
+rest of the range fetched in smaller windows, down to ``MIN_POINTS_PER_REQUEST``. Parsing goes
+straight from the JSON lists to numpy arrays: fetching is I/O-bound and promcast's overhead over a
+plain HTTP client must stay small (see ``benchmarks/fetch.py``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from datetime import timedelta
@@ -24,12 +28,56 @@ from ..errors import BadQueryError, ConfigError, InputError, UpstreamError, Upst
 from .base import History, Source, format_labels
 
 DEFAULT_MAX_POINTS = 10_000
+#: windows never shrink below this many points: smaller ones would cost too many requests per history.
+MIN_POINTS_PER_REQUEST = 100
 #: above this many bytes of query string, use a POST form instead of GET (proxies cap URL length).
 _MAX_GET_QUERY = 4096
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 10.0
 
 Window = tuple[int, int]
+
+log = logging.getLogger(__name__)
+
+# What stores answer when a query_range is too large for one request, and whether the limit is a
+# property of the store (points per series: the same for every query, so remembered) or of the query
+# (samples, series, chunks, time range: depends on the expression, so only this fetch shrinks).
+_TOO_LARGE: tuple[tuple[re.Pattern, bool], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), remember)
+    for pattern, remember in (
+        # Prometheus and Thanos (bad_data, HTTP 400)
+        (r"exceeded maximum resolution of [\d,]+ points", True),
+        # VictoriaMetrics (HTTP 422): "too many points for the given step=...; cannot exceed -search.maxPointsPerTimeseries=N"
+        (r"too many points|maxPointsPerTimeseries", True),
+        # VictoriaMetrics: -search.maxSamplesPerQuery, -search.maxSamplesPerSeries, -search.maxUniqueTimeseries
+        (r"maxSamplesPer(Query|Series)|maxUniqueTimeseries", False),
+        # the Prometheus engine (Prometheus --query.max-samples, Thanos, Cortex, Mimir; HTTP 422)
+        (r"too many samples", False),
+        # Cortex: "exceeded maximum number of samples in a query", "the query hit the max number of series/chunks limit"
+        (r"exceeded maximum number of samples|max number of (series|chunks|chunk bytes)", False),
+        # Mimir: "the query exceeded the maximum number of chunks (limit: N chunks) (err-mimir-max-chunks-per-query)"
+        (r"exceeded the maximum number of (series|chunks)|err-mimir-max-(chunks|series|chunks-bytes|estimated)", False),
+        (r"aggregated chunks size limit|query time range exceeds the limit|err-mimir-max(-total)?-query-length", False),
+        # Thanos and Mimir store gateways: "exceeded chunks limit", "exceeded series limit", "exceeded samples limit"
+        (r"exceeded (series|chunks|samples|bytes) limit", False),
+    )
+)
+
+
+class _TooLarge(UpstreamError):
+    """A store refused one query_range window as too large (internal: ``query_range`` shrinks on it)."""
+
+    def __init__(self, message: str, remember: bool) -> None:
+        super().__init__(message)
+        self.remember = remember
+
+
+def too_large(message: str) -> bool | None:
+    """``None`` when ``message`` is no "too large" refusal; else whether the limit is per store."""
+    for pattern, remember in _TOO_LARGE:
+        if pattern.search(message):
+            return remember
+    return None
 
 
 # --------------------------------------------------------------------------- window arithmetic
@@ -113,6 +161,7 @@ class PrometheusSource(Source):
         headers: Mapping[str, str] | None = None,
         path_prefix: str = "",
         max_points_per_request: int = DEFAULT_MAX_POINTS,
+        query_params: Mapping[str, str] | None = None,
     ) -> None:
         parts = urlsplit(str(url).strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -137,6 +186,10 @@ class PrometheusSource(Source):
         self.retries = int(retries)
         self.backoff = float(backoff)
         self.max_points_per_request = int(max_points_per_request)
+        #: the window size to start with: lowered for good when the store refuses a number of points.
+        self.window_points = self.max_points_per_request
+        #: sent with every API call, e.g. Thanos' max_source_resolution=auto or partial_response=false
+        self.query_params = {str(k): str(v) for k, v in (query_params or {}).items()}
 
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
@@ -154,14 +207,47 @@ class PrometheusSource(Source):
         self, expr: str, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
     ) -> list[History]:
         step_ms = _step_ms(step)
-        windows = plan_windows(_to_ms(start, "start"), _to_ms(end, "end"), step_ms, self.max_points_per_request)
+        start_ms, end_ms = _to_ms(start, "start"), _to_ms(end, "end")
+        last = align_range(start_ms, end_ms, step_ms)[1]
+        windows = plan_windows(start_ms, end_ms, step_ms, self.window_points)
         step_text = format_seconds(step_ms)
         chunks: dict[tuple[tuple[str, str], ...], list[tuple[np.ndarray, np.ndarray]]] = {}
-        for first, last in windows:
-            params = {"query": expr, "start": format_seconds(first), "end": format_seconds(last), "step": step_text}
-            data = self._call("/api/v1/query_range", params, decode=decode_query_response)
+        refusal, i = None, 0
+        while i < len(windows):
+            first, window_last = windows[i]
+            params = {"query": expr, "start": format_seconds(first), "end": format_seconds(window_last),
+                      "step": step_text}
+            try:
+                data = self._call("/api/v1/query_range", params, decode=decode_query_response, shrinkable=True)
+            except _TooLarge as exc:
+                refusal = exc
+                size = self._smaller_window((window_last - first) // step_ms + 1, exc)
+                windows[i:] = plan_windows(first, last, step_ms, size)
+                continue
             _collect(data, chunks)
+            i += 1
+        if refusal is not None:
+            self._log_shrink(size, refusal)
         return _assemble(chunks)
+
+    def _smaller_window(self, points: int, refusal: "_TooLarge") -> int:
+        """Half of a refused window of ``points`` points, or a clear error when it cannot shrink further."""
+        floor = min(MIN_POINTS_PER_REQUEST, self.max_points_per_request)
+        if points <= floor:
+            raise UpstreamError(
+                f"{self.description} refuses the query as too large even in windows of {points} points "
+                f"({refusal}): use a larger step, select fewer series, or raise that limit on the store"
+            ) from refusal
+        size = max(points // 2, floor)
+        if refusal.remember:
+            self.window_points = min(self.window_points, size)
+        return size
+
+    def _log_shrink(self, size: int, refusal: "_TooLarge") -> None:
+        # A per-store limit is remembered, so its warning appears once; a per-query one at info level.
+        level = logging.WARNING if refusal.remember else logging.INFO
+        log.log(level, "%s refused larger windows (%s); fetched in windows of %d points instead",
+                self.description, refusal, size)
 
     def label_names(self, match: str | None = None) -> list[str]:
         params = {"match[]": match} if match else {}
@@ -178,6 +264,8 @@ class PrometheusSource(Source):
         if not match:
             raise InputError("series listing needs a selector, e.g. up{job=\"node\"}")
         found = self._call("/api/v1/series", {"match[]": match}) or []
+        if not isinstance(found, list) or not all(isinstance(s, Mapping) for s in found):
+            raise UpstreamError(f"{self.description} answered /api/v1/series with something other than label sets")
         return sorted((dict(s) for s in found), key=format_labels)
 
     def close(self) -> None:
@@ -195,10 +283,17 @@ class PrometheusSource(Source):
     # ------------------------------------------------------------------ HTTP
 
     def _call(
-        self, path: str, params: Mapping[str, str], *, allow_post: bool = True, decode=json.loads
+        self, path: str, params: Mapping[str, str], *, allow_post: bool = True, decode=json.loads,
+        shrinkable: bool = False,
     ) -> Any:
-        """One API call with retries; returns the ``data`` member or raises a PromcastError."""
+        """One API call with retries; returns the ``data`` member or raises a PromcastError.
+
+        With ``shrinkable``, a "too large" refusal raises :class:`_TooLarge` at once (no retry: the
+        same window would be refused again) so that ``query_range`` can ask for less.
+        """
         url = self.base_url + path
+        if self.query_params:
+            params = {**self.query_params, **params}
         post = allow_post and sum(len(str(v)) for v in params.values()) > _MAX_GET_QUERY
         attempts = self.retries + 1
         for attempt in range(attempts):
@@ -222,6 +317,11 @@ class PrometheusSource(Source):
             if status < 400:
                 return self._data(response, path, decode)
             body = _error_body(response)
+            if shrinkable:
+                text = _one_line(body.get("error") or ("" if body else response.text))
+                remember = too_large(text)
+                if remember is not None:
+                    raise _TooLarge(f"HTTP {status}: {text}", remember)
             if status in _RETRY_STATUSES and body.get("errorType") != "timeout" and not last_try:
                 self._sleep(attempt, response.headers.get("Retry-After"))
                 continue
