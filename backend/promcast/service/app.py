@@ -57,11 +57,6 @@ def create_app(settings: Settings | None = None, source: Source | None = None) -
         from .warm import preload_store
 
         preload_store(app.extensions["promcast.cache"], settings.store.dir, app.extensions["promcast.source"].description)
-    if settings.prefit.targets:  # started by the server (run_server), not by building the app
-        from .prefit import Prefitter
-
-        app.extensions["promcast.prefitter"] = Prefitter(settings, app.extensions["promcast.source"],
-                                                         app.extensions["promcast.cache"], metrics)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
 
     @app.before_request
@@ -112,4 +107,11 @@ def create_app(settings: Settings | None = None, source: Source | None = None) -
 
     app.register_blueprint(grafana_blueprint(), url_prefix="/grafana")
     register_exported(app, settings, app.extensions["promcast.source"], app.extensions["promcast.cache"], metrics)
+    exported = app.extensions.get("promcast.exported")
+    if settings.prefit.targets or exported is not None:  # started by run_server, not by building the app
+        from .prefit import Prefitter
+
+        app.extensions["promcast.prefitter"] = Prefitter(
+            settings, app.extensions["promcast.source"], app.extensions["promcast.cache"], metrics,
+            exported=[(t.expr, t.model) for t in exported.targets] if exported is not None else ())
     return app

@@ -8,8 +8,9 @@ and every series of its ``expr``, the model's band at the current step, with the
 series' ``job``/``instance`` survive the scrape.
 
 Fits go through the service's model cache (the same keys a Grafana panel on the same expression, model
-and history uses), so a scrape costs a cache lookup and one memoised prediction per series; models are
-refitted after ``cache.refit_interval``. The set of series is re-discovered at the same interval. A
+and history uses), so a scrape costs a cache lookup and one memoised prediction per series; the
+service's pre-fitter (:mod:`.prefit`) refits them in the background before they expire, so scrapes do
+not wait for fits. The set of series is re-discovered every ``cache.refit_interval``. A
 failing target or series is logged, counted in ``promcast_exported_errors_total{target, code}`` on
 ``/metrics`` and left out; the other targets are still served.
 """

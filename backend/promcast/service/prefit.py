@@ -9,7 +9,9 @@ into the model cache under the key a live panel asks for, and writes them to the
 what has gone stale. A failing target or series is logged and counted; the others are still fitted.
 
 A target matches a panel when its expression, model and history equal the panel's ``expr`` (after
-ad hoc filters), ``model`` and ``history``; the fit uses the panel's own fit step.
+ad hoc filters), ``model`` and ``history``; the fit uses the panel's own fit step. The exported
+forecasts of ``exported.spec`` (``/exported/metrics``) are pre-fitted the same way, so a scrape never
+waits for a refit.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import pandas as pd
 
@@ -57,13 +59,17 @@ class Prefitter:
     """Runs pre-fit cycles for ``settings.prefit.targets`` into ``cache`` (and the store, when set)."""
 
     def __init__(self, settings: Settings, source: Source, cache: ModelCache,
-                 metrics: ServiceMetrics | None = None, *, clock=time.time) -> None:
+                 metrics: ServiceMetrics | None = None, *, exported: Sequence[tuple[str, ModelSpec]] = (),
+                 clock=time.time) -> None:
         self.settings = settings
         self.source = source
         self.cache = cache
         self.metrics = metrics
         self.clock = clock
         self.targets: tuple[PrefitTarget, ...] = settings.prefit.targets
+        #: (expression, model spec) pairs fitted each cycle: the configured targets, then the exported
+        #: forecasts' (so a scrape of /exported/metrics never waits for a refit)
+        self.jobs: list[tuple[str, ModelSpec]] = [(t.expr, self.spec(t)) for t in self.targets] + list(exported)
         self.interval = float(settings.prefit.interval or cache.refit_interval / 2)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -72,7 +78,7 @@ class Prefitter:
             from ..store import ModelStore
 
             self._store = ModelStore(settings.store.dir)
-        else:
+        elif self.targets:
             log.warning("prefit.targets are set without store.dir: pre-fits live in memory only and a restart "
                         "refits them all; set store.dir (PROMCAST_STORE_DIR) to keep them")
 
@@ -90,16 +96,15 @@ class Prefitter:
         tasks = []
         now = pd.Timestamp(self.clock(), unit="s", tz="UTC")
         source_end = _source_now(self.source)
-        for target in self.targets:
-            spec = self.spec(target)
+        for expr, spec in self.jobs:
             step = spec.fit_step
             end = floor_time(min(now, source_end), step)
             try:
-                found = plan(SourceSpec.for_source(self.source, self.settings), self.source, target.expr, spec.name,
-                             {}, end - spec.history, end, step,
+                found = plan(SourceSpec.for_source(self.source, self.settings), self.source, expr, spec.name,
+                             dict(spec.params), end - spec.history, end, step,
                              extra_params=model_extra_params(spec.name, self.settings.models.ensemble_weights))
             except PromcastError as exc:
-                report.failures.append(f"{target.expr}: {exc}")
+                report.failures.append(f"{expr}: {exc}")
                 continue
             for task in found:
                 if self._fresh_until_next_cycle(cache_key(self.source.description, task.expr, task.labels, spec)):
@@ -149,9 +154,9 @@ class Prefitter:
     # ---- the schedule --------------------------------------------------------------------------
     def start(self) -> None:
         """Run a cycle now and then every ``interval`` seconds on a daemon thread."""
-        if not self.targets or self._thread is not None:
+        if not self.jobs or self._thread is not None:
             return
-        log.info("pre-fitting %d targets every %.0fs on the %s executor", len(self.targets), self.interval,
+        log.info("pre-fitting %d expressions every %.0fs on the %s executor", len(self.jobs), self.interval,
                  self.settings.executor.kind)
         self._thread = threading.Thread(target=self._loop, name="promcast-prefit", daemon=True)
         self._thread.start()

@@ -267,3 +267,21 @@ def test_series_that_would_duplicate_a_gauge_are_left_out(tmp_path):
     samples = scrape(client)
     assert sorted(labels["bound"] for labels, _ in samples) == sorted(BOUNDS)
     assert own_metric(client, "promcast_exported_errors_total", target="dup", code="duplicate_series") == 1
+
+
+def test_exported_targets_are_prefitted_so_scrapes_never_fit(tmp_path, demo):
+    spec = write_spec(tmp_path / "spec.yaml", exported("cpu_band"), exported("cpu_naive", model="seasonal_naive"))
+    app = make_app(spec, demo, cache_refit_interval="15m")
+    clock = [1000.0]
+    app.extensions["promcast.cache"].clock = lambda: clock[0]
+    prefitter = app.extensions["promcast.prefitter"]
+    assert prefitter.run_cycle().fitted == 6
+    client = app.test_client()
+    first = scrape(client)
+    assert len(first) == 18
+    assert own_metric(client, "promcast_model_fits_total", outcome="ok") == 0
+    clock[0] += 600  # the next cycle (every 7.5 min) refits what would expire before the one after
+    assert prefitter.run_cycle().fitted == 6
+    clock[0] += 600  # 20 min after the first fits: without the pre-fit the scrape would refit
+    assert scrape(client) == first
+    assert own_metric(client, "promcast_model_fits_total", outcome="ok") == 0
