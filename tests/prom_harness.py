@@ -133,29 +133,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class PrometheusServer:
-    """A ``prometheus`` process on a free loopback port over ``tsdb_dir``; use as a context manager.
+class LoopbackServer:
+    """A server binary on a free loopback port with its own temporary work directory and log.
 
-    No scrape targets: the TSDB holds only the backfilled history, so queries see exactly what the
-    test wrote. ``rule_files`` are loaded (and evaluated every ``evaluation_interval``).
+    Subclasses name the binary, the readiness path and the command line; starting retries on
+    another port when the chosen one was taken between :func:`free_port` and the bind.
     """
 
-    def __init__(
-        self,
-        tsdb_dir: str | os.PathLike,
-        *,
-        rule_files: Sequence[str | os.PathLike] = (),
-        evaluation_interval: str = "15s",
-        enable_lifecycle: bool = False,
-        extra_args: Sequence[str] = (),
-        startup_timeout: float = 60.0,
-    ) -> None:
-        self.tsdb_dir = Path(tsdb_dir)
-        self.rule_files = [Path(p).resolve() for p in rule_files]
-        self.evaluation_interval = evaluation_interval
-        self.enable_lifecycle = enable_lifecycle
-        self.extra_args = list(extra_args)
-        self.startup_timeout = startup_timeout
+    binary = ""
+    ready_path = "/"
+    log_name = "server.log"
+    workdir_prefix = "promcast-server-"
+    startup_timeout = 60.0
+
+    def __init__(self) -> None:
         self.port: int | None = None
         self._proc: subprocess.Popen | None = None
         self._workdir: Path | None = None
@@ -164,12 +155,12 @@ class PrometheusServer:
     @property
     def url(self) -> str:
         if self.port is None:
-            raise RuntimeError("Prometheus is not running")
+            raise RuntimeError(f"{self.binary} is not running")
         return f"http://127.0.0.1:{self.port}"
 
     @property
     def log_path(self) -> Path | None:
-        return self._workdir / "prometheus.log" if self._workdir else None
+        return self._workdir / self.log_name if self._workdir else None
 
     def log_text(self, tail: int = 40) -> str:
         """The last ``tail`` lines of the server's log (for error messages)."""
@@ -177,40 +168,31 @@ class PrometheusServer:
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-tail:])
 
-    def _write_config(self) -> Path:
-        lines = ["global:", f"  evaluation_interval: {self.evaluation_interval}", "  scrape_interval: 1m"]
-        if self.rule_files:
-            lines.append("rule_files:")
-            lines += [f"  - '{p}'" for p in self.rule_files]
-        config = self._workdir / "prometheus.yml"
-        config.write_text("\n".join(lines) + "\n")
-        return config
+    def _missing(self) -> str | None:
+        """Why the server cannot start here (a missing binary), or None."""
+        return None if shutil.which(self.binary) else f"{self.binary} not found"
 
-    def start(self) -> "PrometheusServer":
+    def _prepare(self) -> None:
+        """Write what the command needs into ``self._workdir`` (config files)."""
+
+    def _command(self) -> list[str]:  # pragma: no cover - every subclass has one
+        raise NotImplementedError
+
+    def start(self):
         """Start and wait until ready; a no-op when already running."""
         if self._proc is not None and self._proc.poll() is None:
             return self
-        missing = binaries_missing()
+        missing = self._missing()
         if missing:
-            raise RuntimeError(f"{', '.join(missing)} not found: {INSTALL_HINT}")
-        self._workdir = Path(tempfile.mkdtemp(prefix="promcast-prom-"))
-        config = self._write_config()
+            raise RuntimeError(missing)
+        self._workdir = Path(tempfile.mkdtemp(prefix=self.workdir_prefix))
+        self._prepare()
         for attempt in range(3):  # the port may be taken between free_port() and bind
             self.port = free_port()
-            cmd = [
-                "prometheus",
-                f"--config.file={config}",
-                f"--storage.tsdb.path={self.tsdb_dir}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                # backfilled history is old by definition: keep it however far back it goes
-                "--storage.tsdb.retention.time=10y",
-                *(["--web.enable-lifecycle"] if self.enable_lifecycle else []),
-                *self.extra_args,
-            ]
             self._log = open(self.log_path, "ab")
             self._proc = subprocess.Popen(
-                cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self._workdir,
-                preexec_fn=_die_with_parent,
+                self._command(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self._workdir, preexec_fn=_die_with_parent,
             )
             try:
                 self._wait_ready()
@@ -228,24 +210,18 @@ class PrometheusServer:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(
-                    f"prometheus exited with {self._proc.returncode} before it was ready; log:\n{self.log_text()}"
+                    f"{self.binary} exited with {self._proc.returncode} before it was ready; log:\n{self.log_text()}"
                 )
             try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
+                with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=2) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.05)
         raise RuntimeError(
-            f"prometheus on {self.url} was not ready within {self.startup_timeout:g}s; log:\n{self.log_text()}"
+            f"{self.binary} on {self.url} was not ready within {self.startup_timeout:g}s; log:\n{self.log_text()}"
         )
-
-    def reload(self) -> None:
-        """Re-read the config and rule files (needs ``enable_lifecycle=True``)."""
-        request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
-        with urllib.request.urlopen(request, timeout=30):
-            pass
 
     def _stop_process(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -261,18 +237,79 @@ class PrometheusServer:
             self._log = None
 
     def stop(self) -> None:
-        """Stop the server and remove its config and log (the TSDB belongs to the caller)."""
+        """Stop the server and remove its work directory (config, log, and what lives there)."""
         self._stop_process()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
         self.port = None
 
-    def __enter__(self) -> "PrometheusServer":
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class PrometheusServer(LoopbackServer):
+    """A ``prometheus`` process on a free loopback port over ``tsdb_dir``; use as a context manager.
+
+    No scrape targets: the TSDB holds only the backfilled history, so queries see exactly what the
+    test wrote. ``rule_files`` are loaded (and evaluated every ``evaluation_interval``). The TSDB
+    belongs to the caller and survives :meth:`stop`.
+    """
+
+    binary = "prometheus"
+    ready_path = "/-/ready"
+    log_name = "prometheus.log"
+    workdir_prefix = "promcast-prom-"
+
+    def __init__(
+        self,
+        tsdb_dir: str | os.PathLike,
+        *,
+        rule_files: Sequence[str | os.PathLike] = (),
+        evaluation_interval: str = "15s",
+        enable_lifecycle: bool = False,
+        extra_args: Sequence[str] = (),
+        startup_timeout: float = 60.0,
+    ) -> None:
+        super().__init__()
+        self.tsdb_dir = Path(tsdb_dir)
+        self.rule_files = [Path(p).resolve() for p in rule_files]
+        self.evaluation_interval = evaluation_interval
+        self.enable_lifecycle = enable_lifecycle
+        self.extra_args = list(extra_args)
+        self.startup_timeout = startup_timeout
+
+    def _missing(self) -> str | None:
+        missing = binaries_missing()
+        return f"{', '.join(missing)} not found: {INSTALL_HINT}" if missing else None
+
+    def _prepare(self) -> None:
+        lines = ["global:", f"  evaluation_interval: {self.evaluation_interval}", "  scrape_interval: 1m"]
+        if self.rule_files:
+            lines.append("rule_files:")
+            lines += [f"  - '{p}'" for p in self.rule_files]
+        (self._workdir / "prometheus.yml").write_text("\n".join(lines) + "\n")
+
+    def _command(self) -> list[str]:
+        return [
+            "prometheus",
+            f"--config.file={self._workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.tsdb_dir}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            # backfilled history is old by definition: keep it however far back it goes
+            "--storage.tsdb.retention.time=10y",
+            *(["--web.enable-lifecycle"] if self.enable_lifecycle else []),
+            *self.extra_args,
+        ]
+
+    def reload(self) -> None:
+        """Re-read the config and rule files (needs ``enable_lifecycle=True``)."""
+        request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
 
 
 def serve_history(series_list: Iterable[MetricSeries], workdir: str | os.PathLike, **server_args) -> PrometheusServer:
