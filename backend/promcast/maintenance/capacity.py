@@ -36,7 +36,10 @@ CAPACITY_FIELDS = ("peak_forecast", "recommended_capacity", "scale_up_date")
 
 _MAX_FORECAST_POINTS = 3000
 #: load grows with its busy hours: seasonality scales with the trend (unless model_params say otherwise)
-_DEFAULT_PARAMS = {"prophet": {"seasonality_mode": "multiplicative", "changepoint_prior_scale": 0.01}}
+#: capacity plans extrapolate growth: Prophet keeps its linear trend here even where the default
+#: forecaster's ``growth="auto"`` would flatten a noisy one
+_DEFAULT_PARAMS = {"prophet": {"seasonality_mode": "multiplicative", "changepoint_prior_scale": 0.01,
+                               "growth": "linear"}}
 
 
 class CapacityPlanner(BaseEstimator):
