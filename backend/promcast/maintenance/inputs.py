@@ -71,7 +71,8 @@ def usage_series(series: pd.Series, *, what: str = "series", min_history: pd.Tim
     if span < min_history:
         raise InputError(
             f"{what} covers only {format_duration(span) if span > pd.Timedelta(0) else 'one instant'} of history; "
-            f"this prediction needs at least {format_duration(min_history)} (fetch a longer --history)"
+            f"this prediction needs at least {format_duration(min_history)} (use a longer history: "
+            "--history on the command line, payload.history on a panel)"
         )
     if len(values) < MIN_SAMPLES:
         raise InputError(f"{what} has only {len(values)} samples; give at least {MIN_SAMPLES}")

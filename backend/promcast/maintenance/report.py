@@ -192,8 +192,9 @@ def used_from_available(avail: Sequence[History], size: Sequence[History] | floa
             series = sizes.get(_key(h.labels))
             if series is None:
                 if len(sizes) != 1:
-                    raise InputError(f"no size series has the labels of {h.legend}; match --size-expr's labels "
-                                     "to --expr's (e.g. both by device and mountpoint)")
+                    raise InputError(f"no size series has the labels of {h.legend}; give the size expression "
+                                     "(--size-expr, payload.size_expr) the labels of the usage expression "
+                                     "(e.g. both by device and mountpoint)")
                 series = next(iter(sizes.values()))
             if series.empty:
                 raise InputError(f"the size series for {h.legend} has no values")

@@ -7,17 +7,54 @@ point that scores above the threshold. Detectors that do not forecast give no ba
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from ..cache import CacheEntry
 from ..frames import field_name, legends, series_frame, thin
+from ..fitting import ModelSpec
 from ..request import Payload, TargetQuery
+from ...sources.base import History
 from ..timegrid import grid_start, panel_step
 from .base import (EXPR, HISTORY, LEGEND, MODEL, SENSITIVITY, QueryContext, Target, TargetResult, fitted_series,
                    no_series, sensitivity)
 
 #: most history before the range fetched as scoring context
 MAX_CONTEXT = pd.Timedelta("30D")
+
+
+@dataclass
+class ScoringRequest:
+    """What both anomaly targets start from: the payload's expression, model and sensitivity, and the
+    visible series fetched on the scoring grid (empty when nothing matches)."""
+
+    expr: str
+    spec: ModelSpec
+    z: float
+    threshold: float
+    template: str | None
+    step: pd.Timedelta
+    visible: list[History]
+    names: list[str]
+    scorer: "Scorer"
+
+    @classmethod
+    def parse(cls, ctx: QueryContext, payload: Payload, notices: list[dict], points: int,
+              min_step: pd.Timedelta | None = None) -> "ScoringRequest":
+        expr = ctx.expr(payload)
+        spec = ctx.model_spec(payload, notices)
+        z, threshold = sensitivity(payload)
+        template = payload.text("legend")
+        req = ctx.request
+        step = panel_step(req.start, req.end, points, min_step)
+        visible = ctx.fetch(expr, grid_start(req.start, step), req.end, step)
+        names = legends([h.labels for h in visible], template)
+        return cls(expr, spec, z, threshold, template, step, visible, names, Scorer(ctx, expr, step))
+
+    def fitted(self, ctx: QueryContext, notices: list[dict]):
+        """``(history, legend, cache entry)`` of every visible series whose model fits."""
+        return fitted_series(ctx.models(self.expr, self.spec), self.visible, self.names, notices)
 
 
 class Anomalies(Target):
@@ -27,22 +64,15 @@ class Anomalies(Target):
 
     def run(self, ctx: QueryContext, query: TargetQuery, payload: Payload) -> TargetResult:
         notices: list[dict] = []
-        expr = ctx.expr(payload)
-        spec = ctx.model_spec(payload, notices)
-        _z, threshold = sensitivity(payload)
-        template = payload.text("legend")
-
         req = ctx.request
-        step = panel_step(req.start, req.end, req.max_points, req.min_step)
-        visible = ctx.fetch(expr, grid_start(req.start, step), req.end, step)
-        if not visible:
-            return no_series(expr, req.start, req.end)
-        names = legends([h.labels for h in visible], template)
-        prefixed = len(visible) > 1 or bool(template)
-        scorer = Scorer(ctx, expr, step)
+        scoring = ScoringRequest.parse(ctx, payload, notices, req.max_points, req.min_step)
+        if not scoring.visible:
+            return no_series(scoring.expr, req.start, req.end)
+        prefixed = len(scoring.visible) > 1 or bool(scoring.template)
+        threshold, scorer = scoring.threshold, scoring.scorer
 
         frames = []
-        for history, legend, entry in fitted_series(ctx.models(expr, spec), visible, names, notices):
+        for history, legend, entry in scoring.fitted(ctx, notices):
             actual = history.values
             scores = scorer.score(entry, history)
             frames.append(series_frame(field_name(legend, "actual", prefixed), *_points(thin(actual, req.max_points)), query.ref_id))

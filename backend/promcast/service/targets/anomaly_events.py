@@ -11,12 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..frames import epoch_ms, legends, table_frame
+from ..frames import epoch_ms, table_frame
 from ..request import Payload, TargetQuery, notice
-from ..timegrid import grid_start, panel_step
-from .anomalies import Scorer
-from .base import (EXPR, HISTORY, LEGEND, MODEL, SENSITIVITY, QueryContext, Target, TargetResult, fitted_series,
-                   no_series, sensitivity)
+from .anomalies import ScoringRequest
+from .base import EXPR, HISTORY, LEGEND, MODEL, SENSITIVITY, QueryContext, Target, TargetResult, no_series
 
 #: points per series scored for events (finer than a panel, bounded)
 EVENT_POINTS = 4000
@@ -32,23 +30,16 @@ class AnomalyEvents(Target):
 
     def run(self, ctx: QueryContext, query: TargetQuery, payload: Payload) -> TargetResult:
         notices: list[dict] = []
-        expr = ctx.expr(payload)
-        spec = ctx.model_spec(payload, notices)
-        z, threshold = sensitivity(payload)
-        template = payload.text("legend")
-
         req = ctx.request
-        step = panel_step(req.start, req.end, EVENT_POINTS)
-        visible = ctx.fetch(expr, grid_start(req.start, step), req.end, step)
-        if not visible:
-            result = no_series(expr, req.start, req.end)
+        scoring = ScoringRequest.parse(ctx, payload, notices, EVENT_POINTS)
+        if not scoring.visible:
+            result = no_series(scoring.expr, req.start, req.end)
             result.frames.append(table_frame(COLUMNS, [], query.ref_id))
             return result
-        names = legends([h.labels for h in visible], template)
-        scorer = Scorer(ctx, expr, step)
+        z, threshold, scorer, step = scoring.z, scoring.threshold, scoring.scorer, scoring.step
 
         rows: list[tuple[float, list]] = []
-        for history, legend, entry in fitted_series(ctx.models(expr, spec), visible, names, notices):
+        for history, legend, entry in scoring.fitted(ctx, notices):
             scores = scorer.score(entry, history)
             found = episodes(scores.to_numpy() >= threshold)
             if not found:
