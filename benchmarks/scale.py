@@ -6,15 +6,17 @@ For each model, in one run: (1) a plain sequential loop over the bare library ca
 fit for prophet; promcast's own model class for the baselines, which are promcast's library); (2) the
 local executor (process pool, one per core) and (3) Dask LocalCluster with 2 workers, both running
 promcast's task path (fallback chain, serialisation to bytes, Result wrapping); (4) that task path
-in-process against (1), for promcast's per-series overhead. Each task builds its own synthetic series from a seed
+in-process against (1), for promcast's per-series overhead; (5) the ideal split: the bare loop of (1)
+cut into one slice per core, each slice one task, which is what any parallel run can reach on this
+machine for this workload. Each task builds its own synthetic series from a seed
 (as a real task fetches its own series), so no data passes through the client. Prints series per
 second, speed-ups over (1), promcast's overhead over (1), peak RSS per worker process, and the
 cluster size that the measured per-series CPU cost implies for 1,000,000 series refitted hourly.
 
-Two controls make the figures readable on a shared or virtual machine: the machine's own parallel
-ceiling (a pure CPU loop run alone, then once per core at the same time: what any process pool can
-gain here), and the overhead measured in alternating rounds (bare, promcast, bare, ...) on the same
-series, reported as the median of the per-round ratios, so drift in the machine's speed cancels.
+Two controls make the figures readable on a shared or virtual machine: the ideal split (5) shows
+what the cores give this workload with no scheduling at all, and every variant runs in alternating
+rounds whose per-round ratios are reported as medians, so drift in the machine's speed cancels (the
+overhead, too, is the median of alternating bare/promcast rounds on the same series).
 """
 
 from __future__ import annotations
@@ -62,6 +64,16 @@ def bare_fit(task: tuple[str, int, int]) -> int:
     return len(series)
 
 
+def bare_slice(task: tuple[str, list[int], int]) -> tuple[int, int, int]:
+    """The bare loop over one slice of the series (the ideal split: no per-series scheduling at all)."""
+    import resource
+
+    model, seeds, days = task
+    for seed in seeds:
+        bare_fit((model, seed, days))
+    return len(seeds), os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def promcast_fit(task: tuple[str, int, int]) -> tuple[int, int, int]:
     """promcast's per-series task: fit with fallback, native bytes; also reports this worker's peak RSS."""
     import resource
@@ -71,24 +83,6 @@ def promcast_fit(task: tuple[str, int, int]) -> tuple[int, int, int]:
     model, seed, days = task
     data = fit_with_fallback(model, make_series(seed, days), warn=False).to_bytes()
     return len(data), os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def spin(_: object = None) -> float:
-    """A fixed pure-CPU loop; returns its own seconds."""
-    started = time.perf_counter()
-    x = 0
-    for i in range(6_000_000):
-        x += i
-    return time.perf_counter() - started
-
-
-def parallel_ceiling(executor, processes: int) -> float:
-    """Speed-up of ``processes`` copies of :func:`spin` at once over one alone (2.0 on two idle cores)."""
-    alone = min(spin() for _ in range(2))
-    started = time.perf_counter()
-    executor.map(spin, [None] * processes)
-    together = time.perf_counter() - started
-    return processes * alone / together
 
 
 def paired_overhead(tasks, rounds: int = 5) -> float:
@@ -144,8 +138,6 @@ def main() -> None:
     rows = []
     notes = []
     with LocalExecutor() as local, DaskExecutor(n_workers=2) as dask:
-        local.map(spin, [None] * local.workers)  # start the pool's processes
-        ceiling = parallel_ceiling(local, local.workers)
         for model in [m.strip() for m in args.models.split(",") if m.strip()]:
             tasks = [(model, seed, args.days) for seed in range(args.series)]
             n = len(tasks)
@@ -153,10 +145,13 @@ def main() -> None:
             bare_fit(tasks[0]), promcast_fit(tasks[0])
             warm = tasks[:max(local.workers, 2) * 2]
             local.map(promcast_fit, warm), dask.map(promcast_fit, warm)
-            times: dict[str, list[float]] = {"sequential": [], "local": [], "dask": []}
+            times: dict[str, list[float]] = {"sequential": [], "ideal": [], "local": [], "dask": []}
+            workers = local.workers
+            slices = [(model, list(range(i, n, workers)), args.days) for i in range(workers)]
             peaks: dict[str, dict] = {"local": {}, "dask": {}}
             for _ in range(max(1, args.rounds)):  # alternate, so drift in the machine's speed hits all three
                 times["sequential"].append(run("sequential", bare_fit, tasks)[0])
+                times["ideal"].append(run("ideal", bare_slice, slices, local)[0])
                 for label, executor in (("local", local), ("dask", dask)):
                     seconds, found = run(label, promcast_fit, tasks, executor)
                     times[label].append(seconds)
@@ -164,6 +159,7 @@ def main() -> None:
                         peaks[label][pid] = max(peaks[label].get(pid, 0), rss)
             base = statistics.median(times["sequential"])
             for label, name in (("sequential", "sequential bare library"),
+                                ("ideal", f"bare loop in {workers} slices, 1 per process (ideal)"),
                                 ("local", f"promcast local ({local.workers} procs)"),
                                 ("dask", "promcast dask LocalCluster (2)")):
                 seconds = statistics.median(times[label])
@@ -178,9 +174,8 @@ def main() -> None:
                          f"rounds in one process); {cpu_per_series * 1000:.1f} core-ms per series -> 1,000,000 "
                          f"series refitted hourly need ~{cores_needed:,.0f} cores (e.g. "
                          f"{int(np.ceil(cores_needed / 16))} workers x 16 cores), before fetch time")
-    print(f"{args.series} series, {args.days} days at 5m each, {cores} cores on this machine; their parallel "
-          f"ceiling (a CPU loop on {cores} processes at once vs alone): {ceiling:.2f}x; medians of {args.rounds} "
-          "alternating rounds (speed-up: median of the per-round ratios)")
+    print(f"{args.series} series, {args.days} days at 5m each, {cores} cores on this machine; medians of "
+          f"{args.rounds} alternating rounds (speed-up: median of the per-round ratios)")
     print_table(["model", "how", "series/s", "speed-up vs sequential", "peak RSS/worker MiB"], rows)
     print()
     print("\n".join(notes))
