@@ -200,7 +200,7 @@ class DaskExecutor(Executor):
         self._cluster = None
         try:
             if address:
-                self.client = Client(address, timeout="30s")
+                self.client = Client(address)  # waits distributed.comm.timeouts.connect (30s by default)
             else:
                 # the environment reaches the worker processes before numpy/TensorFlow load there
                 self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,

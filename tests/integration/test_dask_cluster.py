@@ -98,7 +98,8 @@ def test_serve_prefits_run_on_the_cluster(month_prometheus, scheduler, tmp_path)
 def test_an_unreachable_scheduler_is_one_clear_error(month_prometheus, tmp_path):
     result = run_cli("fit", "--prometheus-url", month_prometheus.url, "--expr", EXPR, "--model", "mad",
                      "--history", "1d", "--executor", "dask", "--scheduler",
-                     f"tcp://127.0.0.1:{prom_harness.free_port()}", "--store", str(tmp_path), timeout=120)
+                     f"tcp://127.0.0.1:{prom_harness.free_port()}", "--store", str(tmp_path), timeout=120,
+                     env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "cannot connect to the Dask scheduler" in result.stderr

@@ -128,13 +128,17 @@ class Prefitter:
         from ..models import load_model
 
         kind, scheduler = self.settings.executor.kind, self.settings.executor.scheduler
-        if kind == "local" and len(tasks) <= IN_PROCESS_MAX_SERIES:
-            executor = LocalExecutor(workers=1)  # runs in this process
-        else:
-            executor = make_executor(kind, scheduler)
         spec_of = {id(task): spec for spec, task in tasks}
-        with executor:
-            summary = run_fits([task for _, task in tasks], executor, self._store)
+        try:
+            if kind == "local" and len(tasks) <= IN_PROCESS_MAX_SERIES:
+                executor = LocalExecutor(workers=1)  # runs in this process
+            else:
+                executor = make_executor(kind, scheduler)
+            with executor:
+                summary = run_fits([task for _, task in tasks], executor, self._store)
+        except PromcastError as exc:  # no executor (a Dask scheduler that is down): the next cycle retries
+            report.failures.extend(f"{task.legend}: {exc}" for _, task in tasks)
+            return
         for task, output in zip(summary.fitted_tasks, summary.outputs):
             key = cache_key(self.source.description, task.expr, output.labels, spec_of[id(task)])
             self.cache.put(key, load_model(output.data))

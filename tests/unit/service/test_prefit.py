@@ -29,7 +29,7 @@ def metric(client, name: str, **labels: str) -> float:
     return total
 
 
-def environ(store=None, targets=None, **extra) -> dict[str, str]:
+def environ(store=None, targets=None, **extra: str) -> dict[str, str]:
     env = {"PROMCAST_MODELS_DEFAULT": "mad",
            "PROMCAST_PREFIT_TARGETS": json.dumps(targets or [{"expr": EXPR, "model": MODEL, "history": HISTORY}])}
     if store is not None:
@@ -174,3 +174,22 @@ def test_targets_from_yaml_and_a_semicolon_list(tmp_path):
     assert settings.prefit.interval == 300
     env = load_settings(environ={"PROMCAST_PREFIT_TARGETS": "up; node_load1"})
     assert [t.expr for t in env.prefit.targets] == ["up", "node_load1"]
+
+
+def test_an_unreachable_dask_scheduler_fails_the_cycle_not_the_service(demo):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    import dask
+    import distributed  # noqa: F401  (its config defaults must exist before they are overridden below)
+
+    app = app_for(demo, PROMCAST_EXECUTOR_KIND="dask", PROMCAST_EXECUTOR_SCHEDULER=f"tcp://127.0.0.1:{port}")
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        report = app.extensions["promcast.prefitter"].run_cycle()
+    assert report.fitted == 0 and report.failures
+    assert "cannot connect to the Dask scheduler" in report.failures[0]
+    client = app.test_client()
+    assert metric(client, "promcast_prefit_cycles_total", outcome="failed") == 1
+    forecast(client)  # panels still answer, fitting themselves
