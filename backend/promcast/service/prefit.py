@@ -111,6 +111,11 @@ class Prefitter:
                     report.fresh += 1
                 else:
                     tasks.append((spec, task))
+        total = report.fresh + len(tasks)
+        if total > self.cache.max_entries:
+            log.warning("pre-fit targets have %d series but the model cache holds %d (cache.max_entries): most "
+                        "pre-fits are evicted before a panel asks for them; raise cache.max_entries and "
+                        "cache.max_megabytes", total, self.cache.max_entries)
         if tasks:
             self._fit(tasks, report)
         report.seconds = time.perf_counter() - started

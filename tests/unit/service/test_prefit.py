@@ -193,3 +193,12 @@ def test_an_unreachable_dask_scheduler_fails_the_cycle_not_the_service(demo):
     client = app.test_client()
     assert metric(client, "promcast_prefit_cycles_total", outcome="failed") == 1
     forecast(client)  # panels still answer, fitting themselves
+
+
+def test_more_series_than_the_cache_holds_is_a_warning(demo, caplog):
+    import logging
+
+    app = app_for(demo, PROMCAST_CACHE_MAX_ENTRIES="1")
+    with caplog.at_level(logging.WARNING, logger="promcast.service.prefit"):
+        app.extensions["promcast.prefitter"].run_cycle()
+    assert any("cache.max_entries" in r.getMessage() for r in caplog.records)
