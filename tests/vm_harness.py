@@ -8,7 +8,6 @@ until every series is searchable. Nothing here imports pytest, so benchmarks can
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 import urllib.error
@@ -18,7 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from prom_harness import LoopbackServer, MetricSeries
+from prom_harness import LoopbackServer, MetricSeries, _escape, _format_value
 
 BINARY = "victoria-metrics"
 INSTALL_HINT = "install Debian's `victoria-metrics` package (apt-get install victoria-metrics)"
@@ -26,18 +25,6 @@ INSTALL_HINT = "install Debian's `victoria-metrics` package (apt-get install vic
 
 def binary_missing() -> bool:
     return shutil.which(BINARY) is None
-
-
-def _escape(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _format_value(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
 
 
 def exposition_lines(series_list: Iterable[MetricSeries]) -> Iterable[str]:

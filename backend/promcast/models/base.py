@@ -250,14 +250,15 @@ class PromcastModel(BaseEstimator):
     @classmethod
     def from_bytes(cls, data: bytes) -> "PromcastModel":
         """Rebuild a fitted model from :meth:`to_bytes` output (any registered model)."""
-        name, _, payload = read_header(data)
+        header, payload = _split(data)
+        name = header["model"]
         from .registry import get_model_class
 
         klass = get_model_class(name)
         if not issubclass(klass, cls):
             raise InputError(f"stored model is {name!r}, not a {cls.__name__}")
         try:
-            if _payload_format(data) == 1:
+            if header["format"] == 1:
                 content = joblib.load(io.BytesIO(payload))
             else:
                 content = pickle.loads(zlib.decompress(payload))
@@ -294,6 +295,12 @@ class PromcastModel(BaseEstimator):
 
 def read_header(data: bytes) -> tuple[str, dict[str, Any], bytes]:
     """Split serialised bytes into ``(model name, hyper-parameters, state payload)``."""
+    header, payload = _split(data)
+    return header["model"], header["params"], payload
+
+
+def _split(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """``(header, state payload)`` of serialised bytes; the header's format is one this promcast reads."""
     if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 4:
         raise InputError("not a stored promcast model (bad header)")
     start = len(_MAGIC) + 4
@@ -305,13 +312,7 @@ def read_header(data: bytes) -> tuple[str, dict[str, Any], bytes]:
     if header.get("format") not in _READABLE_FORMATS:
         raise InputError(f"stored model has format {header.get('format')!r}; this promcast reads "
                          f"{', '.join(map(str, _READABLE_FORMATS))}")
-    return header["model"], header["params"], data[start + size:]
-
-
-def _payload_format(data: bytes) -> int:
-    start = len(_MAGIC) + 4
-    size = int.from_bytes(data[len(_MAGIC):start], "big")
-    return int(json.loads(data[start:start + size])["format"])
+    return header, data[start + size:]
 
 
 def clean_index(index: pd.Index) -> pd.DatetimeIndex:

@@ -38,6 +38,11 @@ class ModelSpec:
     history: pd.Timedelta
     params: tuple[tuple[str, Any], ...] = ()
 
+    @classmethod
+    def of(cls, name: str, history: pd.Timedelta, params: Mapping[str, Any]) -> "ModelSpec":
+        """The spec of a fit recorded elsewhere (a store entry, a batch task): params as a mapping."""
+        return cls(name, history, tuple(sorted(params.items())))
+
     @property
     def fit_step(self) -> pd.Timedelta:
         return nice_step(max(self.history / FIT_POINTS, MIN_FIT_STEP))

@@ -20,20 +20,20 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import pandas as pd
 
+from ..batchfit import FitTask, SourceSpec, plan, run_fits
 from ..config import PrefitTarget, Settings
 from ..errors import PromcastError
 from ..sources.base import Source
 from .cache import ModelCache
 from .fitting import MAX_HISTORY, ModelSpec, cache_key, model_extra_params
 from .metrics import ServiceMetrics
+from .query import source_now
 from .timegrid import floor_time
 
-if TYPE_CHECKING:
-    from ..batchfit import FitTask
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,11 @@ class Prefitter:
     """Runs pre-fit cycles for ``settings.prefit.targets`` into ``cache`` (and the store, when set)."""
 
     def __init__(self, settings: Settings, source: Source, cache: ModelCache,
-                 metrics: ServiceMetrics | None = None, *, exported: Sequence[tuple[str, ModelSpec]] = (),
-                 clock=time.time) -> None:
+                 metrics: ServiceMetrics | None = None, *, exported: Sequence[tuple[str, ModelSpec]] = ()) -> None:
         self.settings = settings
         self.source = source
         self.cache = cache
         self.metrics = metrics
-        self.clock = clock
         self.targets: tuple[PrefitTarget, ...] = settings.prefit.targets
         #: (expression, model spec) pairs fitted each cycle: the configured targets, then the exported
         #: forecasts' (so a scrape of /exported/metrics never waits for a refit)
@@ -89,16 +87,13 @@ class Prefitter:
 
     def run_cycle(self) -> CycleReport:
         """Fit what is missing or would go stale before the next cycle, for every target."""
-        from ..batchfit import SourceSpec, plan
-
         started = time.perf_counter()
         report = CycleReport()
-        tasks = []
-        now = pd.Timestamp(self.clock(), unit="s", tz="UTC")
-        source_end = _source_now(self.source)
+        tasks: list[FitTask] = []
+        now = source_now(self.source)  # where a live panel's history ends
         for expr, spec in self.jobs:
             step = spec.fit_step
-            end = floor_time(min(now, source_end), step)
+            end = floor_time(now, step)
             try:
                 found = plan(SourceSpec.for_source(self.source, self.settings), self.source, expr, spec.name,
                              dict(spec.params), end - spec.history, end, step,
@@ -107,10 +102,10 @@ class Prefitter:
                 report.failures.append(f"{expr}: {exc}")
                 continue
             for task in found:
-                if self._fresh_until_next_cycle(cache_key(self.source.description, task.expr, task.labels, spec)):
+                if self._fresh_until_next_cycle(self._key(task)):
                     report.fresh += 1
                 else:
-                    tasks.append((spec, task))
+                    tasks.append(task)
         total = report.fresh + len(tasks)
         if total > self.cache.max_entries:
             log.warning("pre-fit targets have %d series but the model cache holds %d (cache.max_entries): most "
@@ -123,30 +118,32 @@ class Prefitter:
         log.info(report.line())
         return report
 
+    def _key(self, task: FitTask) -> tuple:
+        """The cache key a live panel uses for the series of ``task`` (its spec: model, params, history)."""
+        spec = ModelSpec.of(task.model, task.end - task.start, task.params)
+        return cache_key(self.source.description, task.expr, task.labels, spec)
+
     def _fresh_until_next_cycle(self, key: tuple) -> bool:
         entry = self.cache.peek(key)
         return entry is not None and self.cache.clock() - entry.fitted_at + self.interval < self.cache.refit_interval
 
-    def _fit(self, tasks: list[tuple[ModelSpec, "FitTask"]], report: CycleReport) -> None:
-        from ..batchfit import run_fits
+    def _fit(self, tasks: list[FitTask], report: CycleReport) -> None:
         from ..executors import LocalExecutor, make_executor
         from ..models import load_model
 
         kind, scheduler = self.settings.executor.kind, self.settings.executor.scheduler
-        spec_of = {id(task): spec for spec, task in tasks}
         try:
             if kind == "local" and len(tasks) <= IN_PROCESS_MAX_SERIES:
                 executor = LocalExecutor(workers=1)  # runs in this process
             else:
                 executor = make_executor(kind, scheduler)
             with executor:
-                summary = run_fits([task for _, task in tasks], executor, self._store)
+                summary = run_fits(tasks, executor, self._store)
         except PromcastError as exc:  # no executor (a Dask scheduler that is down): the next cycle retries
-            report.failures.extend(f"{task.legend}: {exc}" for _, task in tasks)
+            report.failures.extend(f"{task.legend}: {exc}" for task in tasks)
             return
         for task, output in zip(summary.fitted_tasks, summary.outputs):
-            key = cache_key(self.source.description, task.expr, output.labels, spec_of[id(task)])
-            self.cache.put(key, load_model(output.data))
+            self.cache.put(self._key(task), load_model(output.data))
             report.fitted += 1
         report.failures.extend(f"{legend}: {message}" for legend, message in summary.failures)
 
@@ -183,12 +180,6 @@ class Prefitter:
             except Exception:  # noqa: BLE001 - the schedule must survive a bad cycle; the next one retries
                 log.exception("pre-fit cycle failed")
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
-
-
-def _source_now(source: Source) -> pd.Timestamp:
-    from .query import source_now
-
-    return source_now(source)
 
 
 __all__ = ["CycleReport", "IN_PROCESS_MAX_SERIES", "Prefitter"]

@@ -37,7 +37,7 @@ def preload_store(cache: ModelCache, directory: str, source_description: str, *,
         try:
             history = pd.Timestamp(meta["history_end"]) - pd.Timestamp(meta["history_start"])
             age = max(0.0, now - float(meta["stored_at"]))
-            spec = ModelSpec(entry.model, history, tuple(sorted(entry.params.items())))
+            spec = ModelSpec.of(entry.model, history, entry.params)
             key_in_cache = cache_key(source_description, entry.expr, entry.labels, spec)
             if age >= cache.refit_interval:
                 skipped += 1
