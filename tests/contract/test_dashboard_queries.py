@@ -16,21 +16,19 @@ does not list them, and checked as soon as it does.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from contract.grafana_js import JS_DIR, node, run_script
 from contract.grafana_requests import NOW, iso, query_request, target as grafana_target
 from promcast.dashboards import (Verbatim, annotation_targets, interpolate, interpolate_payload, iter_panels,
                                  is_multi_valued, is_promcast, load_dashboards, overrides, promcast_targets,
                                  variables)
 
-JS_DIR = Path(__file__).resolve().parents[1] / "js"
 DASHBOARDS = {d["uid"]: d for d in load_dashboards().values()}
 PROMCAST_DASHBOARDS = [uid for uid, d in DASHBOARDS.items() if any(promcast_targets(p) for p in iter_panels(d))]
 MAX_POINTS = 1000
@@ -77,27 +75,11 @@ function describe(frames) {
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not on PATH: install Node.js 18+ to run the Grafana checks")
-    if not (JS_DIR / "node_modules" / "@grafana" / "data" / "package.json").exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("npm is not on PATH: install Node.js 18+ to install @grafana/data for the Grafana checks")
-        env = {**os.environ, "npm_config_update_notifier": "false", "npm_config_fund": "false"}
-        proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline"],
-                              cwd=JS_DIR, capture_output=True, text=True, timeout=600, env=env)
-        if proc.returncode != 0:
-            pytest.fail(f"npm ci in {JS_DIR} failed: {(proc.stderr or proc.stdout)[-2000:]}")
-    return node
-
-
 def grafana_panels(items: list[dict], tmp_path: Path) -> list[dict]:
     """What Grafana makes of each ``{answer, transformations, overrides}``: frames and override matches."""
     data = tmp_path / "panels.json"
     data.write_text(json.dumps(items))
-    proc = subprocess.run([_node(), "-", str(data)], input=GRAFANA_PANEL_JS, capture_output=True, text=True,
+    proc = subprocess.run([node(), "-", str(data)], input=GRAFANA_PANEL_JS, capture_output=True, text=True,
                           cwd=JS_DIR, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
@@ -105,10 +87,7 @@ def grafana_panels(items: list[dict], tmp_path: Path) -> list[dict]:
 
 def grafana_variable_options(answer) -> list[dict]:
     """A /variable answer turned into options by helper script tests/js/to_data_frame.js (the plugin's parser)."""
-    proc = subprocess.run([_node(), str(JS_DIR / "to_data_frame.js")], input=json.dumps({"variable": answer}),
-                          capture_output=True, text=True, cwd=JS_DIR, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout)["variable"]
+    return run_script("to_data_frame.js", {"variable": answer})["variable"]
 
 
 def relative_time(text: str) -> pd.Timestamp:

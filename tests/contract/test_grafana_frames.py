@@ -9,49 +9,23 @@ typed as time; a failing target must keep its notice.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 
+from contract.grafana_js import run_script
 from contract.grafana_requests import query_request, target, variable_request
+from promcast.sources.demo import NODES
 
-JS = Path(__file__).resolve().parents[1] / "js"
 CPU1 = 'node_cpu_utilisation{instance="node-1:9100"}'
-
-
-def _npm_install() -> None:
-    if (JS / "node_modules" / "@grafana" / "data" / "package.json").exists():
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.fail("npm is not on PATH: install Node.js 18+ to run the Grafana toDataFrame check")
-    env = {**os.environ, "npm_config_update_notifier": "false", "npm_config_fund": "false", "npm_config_audit": "false"}
-    proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline"],
-                          cwd=JS, capture_output=True, text=True, timeout=600, env=env)
-    if proc.returncode != 0:
-        pytest.fail(f"npm ci in {JS} failed ({proc.returncode}): {(proc.stderr or proc.stdout)[-2000:]}")
 
 
 @pytest.fixture(scope="module")
 def grafana(client):
     """``convert(query_answer, variable_answer=None)`` -> what Grafana makes of them."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not on PATH: install Node.js 18+ to run the Grafana toDataFrame check")
-    _npm_install()
-
     def convert(query_answer, variable_answer=None):
         request = {"query": query_answer}
         if variable_answer is not None:
             request["variable"] = variable_answer
-        proc = subprocess.run([node, str(JS / "to_data_frame.js")], input=json.dumps(request), capture_output=True,
-                              text=True, timeout=120, cwd=JS)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return json.loads(proc.stdout)
+        return run_script("to_data_frame.js", request)
 
     return convert
 
@@ -93,9 +67,9 @@ def test_one_series_forecast_has_the_names_a_band_override_needs(grafana, answer
 def test_several_series_are_told_apart_by_legend(grafana, answer):
     frames = by_ref(grafana(answer)["query"], "B")
     names = [display_names(f)[1] for f in frames]
-    assert names[:4] == ["node-1:9100 actual", "node-1:9100 yhat_lower", "node-1:9100 yhat_upper",
-                         "node-1:9100 anomaly_score"]
-    assert len(names) == len(set(names)) == 12
+    assert names[:4] == ["10.0.0.1:9100 actual", "10.0.0.1:9100 yhat_lower", "10.0.0.1:9100 yhat_upper",
+                         "10.0.0.1:9100 anomaly_score"]
+    assert len(names) == len(set(names)) == 4 * len(NODES)
 
 
 def test_anomaly_events_become_annotation_fields(grafana, answer):
@@ -116,4 +90,4 @@ def test_variable_answers_become_the_options_we_meant(client, grafana):
     payload = {"target": "label_values", "label": "instance", "expr": "node_cpu_utilisation"}
     variable = client.post("/grafana/variable", json=variable_request(payload)).get_json()
     options = grafana([], variable)["variable"]
-    assert options == [{"text": v, "value": v} for v in ("node-1:9100", "node-2:9100", "node-3:9100")]
+    assert options == [{"text": v, "value": v} for v in sorted(NODES)]

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import assert_one_line_error, run_cli
+from promcast.sources.demo import NODES
 
 COMMANDS = ["serve", "fetch", "forecast", "detect", "predict", "generate-rules", "fit", "provision", "evaluate"]
 
@@ -53,7 +54,7 @@ def test_fetch_several_series_has_series_column(tmp_path):
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(out)
     assert list(frame.columns) == ["timestamp", "value", "series"]
-    assert frame["series"].nunique() == 3
+    assert frame["series"].nunique() == len(NODES)
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,7 @@ def test_catalogue_has_every_required_metric_with_its_labels():
                    "process_resident_memory_bytes", "http_requests"):
         assert metric in names
     assert src.label_values("instance", "node_cpu_utilisation") == [
-        "node-1:9100", "node-2:9100", "node-3:9100"]
+        "10.0.0.1:9100", "db-2.example.com:9100", "node-1:9100", "node-2:9100", "node-3:9100"]
     assert src.label_values("job", "node_cpu_utilisation") == ["node"]
     assert src.label_values("mountpoint", "node_filesystem_avail_bytes") == ["/", "/data", "/var/log"]
     assert src.label_names("node_filesystem_size_bytes") == [

@@ -24,12 +24,30 @@ def test_grafana_root_is_200(csv_source):
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/grafana", "/grafana/", "/grafana//"])
+def test_save_and_test_url_answers_in_place(csv_source, path):
+    """The plugin's "Save & test" GETs the URL exactly as provisioned (no slash); Grafana's proxy does not
+    follow redirects, so anything but a 200 here is "Data source is not working"."""
+    response = make_client(csv_source).get(path)
+    assert response.status_code == 200 and "Location" not in response.headers
+    assert response.get_json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("endpoint", ["metrics", "metric-payload-options", "query", "variable", "tag-keys",
+                                      "tag-values"])
+@pytest.mark.parametrize("spelling", ["/grafana/{}", "/grafana/{}/", "/grafana//{}"])
+def test_every_plugin_endpoint_answers_without_redirect(csv_source, endpoint, spelling):
+    response = make_client(csv_source).post(spelling.format(endpoint), json={})
+    assert response.status_code not in (301, 302, 303, 307, 308, 404, 405), response.get_data()
+    assert "Location" not in response.headers
+
+
 def test_own_metrics_count_requests(csv_source):
     client = make_client(csv_source)
     client.get("/grafana/")
     client.get("/grafana/nope")
     text = client.get("/metrics").get_data(as_text=True)
-    assert 'promcast_http_requests_total{endpoint="/grafana/",method="GET",status="200"} 1.0' in text
+    assert 'promcast_http_requests_total{endpoint="/grafana",method="GET",status="200"} 1.0' in text
     assert "promcast_http_request_duration_seconds_bucket" in text
     assert 'promcast_errors_total{code="not_found"} 1.0' in text
     assert "promcast_model_cache_hits_total" in text
@@ -53,5 +71,6 @@ def test_bearer_and_basic_auth(csv_source):
     assert client.get("/grafana/", headers={"Authorization": f"Basic {bad}"}).status_code == 401
     assert client.get("/grafana/", headers={"Authorization": "Basic !!!"}).status_code == 401
     body = client.get("/grafana/").get_json()
-    assert body == {"error": {"code": "unauthorized", "message": "missing or wrong credentials for promcast"}}
+    assert body == {"message": "missing or wrong credentials for promcast",
+                    "error": {"code": "unauthorized", "message": "missing or wrong credentials for promcast"}}
     assert client.get("/metrics").status_code == 200

@@ -19,6 +19,7 @@ from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 import promql_parser
+from ..promql import parse as parse_promql
 
 #: every function Prometheus 2.42 knows; generated rules must stay within it (3.x renamed some)
 PROMETHEUS_2_42_FUNCTIONS = frozenset("""
@@ -172,7 +173,7 @@ class Selector:
 
 def parse_selector(expr: str) -> Selector | None:
     """The selector ``expr`` is, or None when it is any other expression."""
-    node = promql_parser.parse(expr)
+    node = parse_promql(expr)
     while isinstance(node, promql_parser.ParenExpr):
         node = node.expr
     if not isinstance(node, promql_parser.VectorSelector) or node.matchers.or_matchers:
@@ -258,7 +259,7 @@ def functions_used(expr: str) -> set[str]:
             found.add(node.func.name)
         return True
 
-    promql_parser.walk(promql_parser.parse(expr), visit)
+    promql_parser.walk(parse_promql(expr), visit)
     return found
 
 

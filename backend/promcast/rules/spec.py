@@ -21,6 +21,7 @@ import yaml
 from ..durations import parse_duration, parse_time
 from ..errors import ConfigError, InputError
 from ..quantities import QUANTITY as _QUANTITY, UNITS as _UNITS
+from ..promql import parse as parse_promql_ast
 
 API_VERSION = "promcast/v1"
 KIND = "RuleSpec"
@@ -210,7 +211,7 @@ def parse_promql(expr: Any, ctx: _Ctx, field_name: str) -> str:
     if not text:
         raise ctx.error(f"field {field_name!r} is empty; give a PromQL expression")
     try:
-        node = promql_parser.parse(text)
+        node = parse_promql_ast(text)
     except (ValueError, TypeError) as exc:
         raise ctx.error(f"field {field_name!r}: bad PromQL {_one_line(text)!r}: {_one_line(str(exc))}") from None
     inner = node

@@ -23,6 +23,7 @@ import pandas as pd
 import promql_parser
 
 from .model import InputSeries
+from ..promql import parse as parse_promql
 
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 _TEMPLATE = re.compile(r"\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
@@ -126,7 +127,7 @@ def synthesize(expr: str, labels: Mapping[str, str], wave: Wave, interval: pd.Ti
 
     Raises :class:`NotInvertible` for shapes promcast cannot invert.
     """
-    node = promql_parser.parse(expr)
+    node = parse_promql(expr)
     out = _invert(node, {k: v for k, v in labels.items() if k != "__name__"}, wave, interval.total_seconds())
     return [InputSeries(text, w.notation()) for text, w in out]
 

@@ -18,12 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Mapping
 
-import promql_parser
 import yaml
 
 from ..errors import PromcastError
 from .model import RuleGroups
 from .promql import PROMETHEUS_2_42_FUNCTIONS, dur, functions_used
+from ..promql import parse as parse_promql
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 PROMTOOL_TIMEOUT = 600.0
@@ -46,7 +46,7 @@ def check_expressions(groups: RuleGroups) -> list[str]:
             if rule.record and not _METRIC_NAME.match(rule.record):
                 raise RuleValidationError(f"{where}: {rule.record!r} is not a valid metric name")
             try:
-                promql_parser.parse(rule.expr)
+                parse_promql(rule.expr)
             except (ValueError, TypeError) as exc:
                 raise RuleValidationError(f"{where}: generated PromQL does not parse: {' '.join(str(exc).split())}; "
                                           f"expr: {' '.join(rule.expr.split())}") from None

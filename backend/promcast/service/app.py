@@ -1,7 +1,11 @@
 """Flask app factory: the Grafana JSON datasource API under /grafana and promcast's own /metrics.
 
 Views stay thin: they parse the request, call the library and shape the answer. Every user error becomes
-JSON ``{"error": {"code", "message"}}`` with its status; nothing a user sends produces a 500.
+JSON ``{"message": text, "error": {"code", "message"}}`` with its status: Grafana's ``toDataQueryError`` shows
+the top-level string on the panel, the plugin's "Save & test" reads ``error.code``/``error.message``.
+Nothing a user sends produces a 500, and nothing answers with a redirect: Grafana's data source proxy hands
+redirects to the browser, which refuses them, so ``/grafana``, ``/grafana/`` and ``/grafana//query/`` all
+answer in place.
 """
 
 from __future__ import annotations
@@ -28,9 +32,28 @@ MAX_BODY_BYTES = 4 * 2**20
 
 
 def error_response(code: str, message: str, status: int) -> Response:
-    response = jsonify({"error": {"code": code, "message": message}})
+    """The one error body: a top-level ``message`` string and the structured ``error``."""
+    response = jsonify({"message": message, "error": {"code": code, "message": message}})
     response.status_code = status
     return response
+
+
+class _CanonicalPath:
+    """WSGI middleware: ``/grafana/``, ``//grafana//query/`` -> ``/grafana``, ``/grafana/query`` before routing.
+
+    Werkzeug would answer those spellings with a 308 (trailing slash, merged slashes); Grafana's proxy
+    passes redirects to the browser, which will not follow them, so the plugin must be served in place.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO") or "/"
+        canonical = "/" + "/".join(part for part in path.split("/") if part)
+        if canonical != path:
+            environ["PATH_INFO"] = canonical
+        return self.app(environ, start_response)
 
 
 def create_app(settings: Settings | None = None, source: Source | None = None) -> Flask:
@@ -41,6 +64,9 @@ def create_app(settings: Settings | None = None, source: Source | None = None) -
 
     settings = settings or load_settings()
     app = Flask("promcast")
+    app.wsgi_app = _CanonicalPath(app.wsgi_app)
+    app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
     app.config["JSON_SORT_KEYS"] = False
     app.extensions["promcast.settings"] = settings
     app.extensions["promcast.source"] = source or make_source(settings)
@@ -78,7 +104,8 @@ def create_app(settings: Settings | None = None, source: Source | None = None) -
         metrics.requests_total.labels(endpoint, request.method, str(response.status_code)).inc()
         if response.status_code >= 400 and response.is_json:
             body = response.get_json(silent=True) or {}
-            code = (body.get("error") or {}).get("code", "error") if isinstance(body, dict) else "error"
+            error = body.get("error") if isinstance(body, dict) else None
+            code = error.get("code", "error") if isinstance(error, dict) else "error"
             metrics.errors_total.labels(code).inc()
         return response
 

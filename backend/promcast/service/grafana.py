@@ -35,9 +35,9 @@ def _options(values) -> list[dict[str, str]]:
 def grafana_blueprint() -> Blueprint:
     blueprint = Blueprint("grafana", __name__)
 
-    @blueprint.get("/")
+    @blueprint.get("")
     def health():
-        """The plugin's "Save & test" calls this and expects 200."""
+        """The plugin's "Save & test" GETs the configured URL (``/grafana``, no slash) and expects 200."""
         return jsonify({"status": "ok", "service": "promcast", "source": _ext("source").description})
 
     @blueprint.post("/metrics")

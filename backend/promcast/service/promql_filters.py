@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import promql_parser
 
 from ..errors import BadQueryError, InputError
+from ..promql import parse as parse_promql
 
 #: Grafana ad hoc operators -> PromQL matcher operators (``=|`` / ``!=|`` are Grafana 10's "one of")
 _OPERATORS = {"=": "=", "!=": "!=", "=~": "=~", "!~": "!~", "=|": "=~", "!=|": "!~"}
@@ -85,7 +86,7 @@ def add_matchers(expr: str, matchers: Sequence[LabelMatcher]) -> str:
     spans = list(_selector_spans(expr))
     rewritten = _rewrite(expr, spans, matchers)
     try:
-        result = promql_parser.parse(rewritten)
+        result = parse_promql(rewritten)
     except (ValueError, TypeError):
         result = None
     if result is None or not _same_with_matchers(original, result, matchers):
@@ -261,7 +262,7 @@ def _parse(expr: str):
     if not isinstance(expr, str) or not expr.strip():
         raise BadQueryError("bad PromQL: the expression is empty")
     try:
-        return promql_parser.parse(expr)
+        return parse_promql(expr)
     except (ValueError, TypeError) as exc:
         raise BadQueryError(f"bad PromQL: {_one_line(str(exc))}") from exc
 
@@ -294,7 +295,7 @@ _PLACEHOLDER = None
 def _skeleton(ast) -> str:
     global _PLACEHOLDER
     if _PLACEHOLDER is None:
-        _PLACEHOLDER = promql_parser.parse("promcast_selector")
+        _PLACEHOLDER = parse_promql("promcast_selector")
     return repr(promql_parser.transform(
         ast, post_visit=lambda node: _PLACEHOLDER if isinstance(node, promql_parser.VectorSelector) else None))
 

@@ -9,8 +9,9 @@ queries over overlapping ranges agree point for point. Noise comes from a counte
 
 What there is to find (used by the anomaly, disk, memory and capacity features and their tests):
 
-- ``node_cpu_utilisation`` (ratio) on three nodes, daily and weekly seasonality, with spikes,
-  a level shift and a dropout in the last week (see :attr:`DemoSource.anomalies`).
+- ``node_cpu_utilisation`` (ratio) on five nodes (``node-1:9100`` .. ``node-3:9100``, ``10.0.0.1:9100``,
+  ``db-2.example.com:9100``), daily and weekly seasonality, with spikes, a level shift and a dropout in
+  the last week on the first three (see :attr:`DemoSource.anomalies`).
 - ``node_filesystem_avail_bytes`` / ``node_filesystem_size_bytes``: ``/`` fills linearly and is full
   5 days after the anchor, ``/var/log`` cycles daily with log rotation at 03:00 UTC (a sawtooth that a
   naive ``predict_linear`` mistakes for filling), ``/data`` sits at 95 % used, stable.
@@ -136,7 +137,9 @@ def _window(rel_days: np.ndarray, start_h: float, minutes: float) -> np.ndarray:
 
 
 # ---- incidents (hours relative to the anchor, duration in minutes), shared by data and truth ----
-NODES = ("node-1:9100", "node-2:9100", "node-3:9100")
+#: node_exporter targets as they look in production: short names, an IP:port and a dotted host name (Grafana
+#: regex-escapes the dots of the last two when it puts them into a payload)
+NODES = ("node-1:9100", "node-2:9100", "node-3:9100", "10.0.0.1:9100", "db-2.example.com:9100")
 _CPU_SPIKES = {NODES[0]: [(-50.0, 20, 0.6), (-125.0, 10, 0.55)], NODES[2]: [(-6.0, 15, 0.5)]}
 _CPU_SHIFT = (NODES[1], -84.0, 0.2)  # node, start hour, added level (persists to the end)
 _CPU_DROPOUT = (NODES[2], -44.0, 240)  # node, start hour, minutes near zero
@@ -150,7 +153,7 @@ Generator = Callable[[_Clock, int], np.ndarray]
 
 
 def _cpu(node: str) -> Generator:
-    base = {NODES[0]: 0.30, NODES[1]: 0.25, NODES[2]: 0.35}[node]
+    base = {NODES[0]: 0.30, NODES[1]: 0.25, NODES[2]: 0.35, NODES[3]: 0.28, NODES[4]: 0.40}[node]
 
     def gen(c: _Clock, seed: int) -> np.ndarray:
         v = base + 0.25 * c.bell(15.0) * c.week(0.4)

@@ -15,6 +15,7 @@ from typing import Mapping
 import promql_parser
 
 from ..errors import BadQueryError
+from ..promql import parse as parse_promql
 
 #: matcher operators, as written in PromQL, by promql-parser's MatchOp member name
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
@@ -86,7 +87,7 @@ def parse_selector(expr: str) -> Selector:
     if not isinstance(expr, str):
         raise BadQueryError(f"bad PromQL: expected a string, got {type(expr).__name__}")
     try:
-        node = promql_parser.parse(expr)
+        node = parse_promql(expr)
     except (ValueError, TypeError) as exc:
         raise BadQueryError(f"bad PromQL: {_one_line(str(exc))}") from exc
     while isinstance(node, promql_parser.ParenExpr):  # "(foo)" is just "foo"

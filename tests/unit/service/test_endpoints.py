@@ -32,7 +32,7 @@ def test_payload_options_offer_models_and_metric_names(client, demo):
 
 @pytest.mark.parametrize("payload, expected", [
     ({"target": "label_values", "label": "instance", "expr": "node_cpu_utilisation"},
-     ["node-1:9100", "node-2:9100", "node-3:9100"]),
+     ["10.0.0.1:9100", "db-2.example.com:9100", "node-1:9100", "node-2:9100", "node-3:9100"]),
     ({"target": 'label_values(process_resident_memory_bytes{job=~"api|worker"}, job)'}, ["api", "worker"]),
     ({"target": "label_values(mountpoint)"}, ["/", "/data", "/var/log"]),
     ({"target": 'series(up{job="api"})'}, ['up{instance="api-1:8080",job="api"}']),

@@ -24,7 +24,7 @@ from promcast.service.exported import BOUNDS, FORECAST_METRIC, PATH, parse_expos
 from promcast.sources.base import History
 from promcast.sources.files import FileSource, write_csv_histories
 
-CPU = 'node_cpu_utilisation{job="node"}'
+CPU = 'node_cpu_utilisation{job="node",instance=~"node-.*"}'  # three series
 
 
 def write_spec(path, *targets: str, name: str = "node-cpu-exported") -> str:

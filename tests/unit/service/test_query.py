@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from contract.grafana_requests import NOW, query_request, target
+from promcast.sources.demo import NODES
 
 CPU1 = 'node_cpu_utilisation{instance="node-1:9100"}'
 FIELDS = ["actual", "yhat", "yhat_lower", "yhat_upper"]
@@ -44,9 +45,9 @@ def test_several_series_are_named_by_legend(client):
     payload = {"expr": "node_cpu_utilisation", "history": "3d"}
     _, frames = post(client, query_request([target("A", "forecast", payload)]))
     names = [f["target"] for f in frames]
-    assert names[:4] == [f'{{instance="node-1:9100"}} {name}' for name in FIELDS] and len(names) == 12
+    assert names[:4] == [f'{{instance="10.0.0.1:9100"}} {name}' for name in FIELDS] and len(names) == 4 * len(NODES)
     _, frames = post(client, query_request([target("A", "forecast", {**payload, "legend": "{{instance}}"})]))
-    assert [f["target"] for f in frames][4:8] == [f"node-2:9100 {name}" for name in FIELDS]
+    assert [f["target"] for f in frames][4:8] == [f"db-2.example.com:9100 {name}" for name in FIELDS]
 
 
 @pytest.mark.parametrize("max_points", [1, 7, 50, "300"])

@@ -12,7 +12,7 @@ from promcast.sources.demo import DemoSource
 
 T = pd.Timestamp("2024-06-10T12:05:00Z")
 STEP = pd.Timedelta("1min")
-CPU = "node_cpu_utilisation"
+CPU = 'node_cpu_utilisation{instance=~"node-.*"}'  # three series
 
 
 class RecordingDemo(DemoSource):
@@ -134,7 +134,7 @@ def test_memory_is_bounded():
     assert cache.points == 3 * 1_000
     cache.query_range(source, "http_requests", start, T, STEP, now=T)  # 1 series
     assert cache.points == 4_000
-    cache.query_range(source, "node_memory_MemAvailable_bytes", start, T, STEP, now=T)  # 3 more: CPU goes
+    cache.query_range(source, 'node_memory_MemAvailable_bytes{instance=~"node-.*"}', start, T, STEP, now=T)  # 3 more: CPU goes
     assert cache.points == 4_000
 
 

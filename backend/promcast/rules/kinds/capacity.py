@@ -28,6 +28,7 @@ from ..model import AlertTest, ExprTest, Rule, RuleGroup, TestCase, TestFile
 from ..promql import Input, dur, num, seconds
 from ..testgen import NotInvertible, Wave, samples, series_text, synthesize
 from .common import Plan, alert_labels, alerts_expandable, annotations, ceil_to, expected_alert, record, record_labels
+from ...promql import parse as parse_promql
 
 ALERT = "PromcastCapacityForecast"
 EXCEEDED_ALERT = "PromcastCapacityHeadroomExceeded"
@@ -162,7 +163,7 @@ def _interval(expr: str) -> pd.Timedelta:
                 ranges.append(pd.Timedelta(arg.range))
         return True
 
-    promql_parser.walk(promql_parser.parse(expr), visit)
+    promql_parser.walk(parse_promql(expr), visit)
     shortest = min(ranges) if ranges else None
     for candidate in (pd.Timedelta(v) for v in ("5min", "2min", "1min", "30s", "15s")):
         if shortest is None or candidate * 2 <= shortest:

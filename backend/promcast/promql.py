@@ -1,0 +1,38 @@
+"""PromQL text as Prometheus reads it: the one entry point to promql-parser.
+
+Prometheus processes no escape sequences inside backtick raw strings, so ``instance=~`10\\.0\\.0\\.1:9100```
+is a regex matching ``10.0.0.1:9100``: exactly the form a Grafana variable takes once the plugin has
+regex-escaped it, and what promcast's dashboards write. promql-parser (0.12) applies escape rules inside
+backticks too and refuses ``\\.``; :func:`parse` therefore hands it each raw string rewritten as the
+equivalent double-quoted one. The expression sent to Prometheus is never rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+
+import promql_parser
+
+#: string literals and comments, in the order the lexer meets them (so a backtick inside "..." is text)
+_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`[^`]*`|#[^\n]*', re.DOTALL)
+
+
+def _quoted(raw: str) -> str:
+    """A raw string's body as a double-quoted PromQL string with the same value."""
+    body = raw.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{body}"'
+
+
+def raw_strings_as_quoted(expr: str) -> str:
+    """``expr`` with every backtick raw string written as the double-quoted string of the same value."""
+    if "`" not in expr:
+        return expr
+    return _TOKENS.sub(lambda m: _quoted(m.group(0)[1:-1]) if m.group(0).startswith("`") else m.group(0), expr)
+
+
+def parse(expr: str):
+    """promql-parser's AST of ``expr`` read as Prometheus reads it (raw strings included).
+
+    Raises what promql-parser raises (ValueError/TypeError) for PromQL that does not parse.
+    """
+    return promql_parser.parse(raw_strings_as_quoted(expr))
