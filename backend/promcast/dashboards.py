@@ -2,10 +2,12 @@
 
 Checks (pure functions, used by the tests and by :func:`provision` before it writes anything):
 :func:`lint_dashboard` finds what would make Grafana draw something other than what we meant, and
-:func:`interpolate_payload` replaces dashboard variables in a payload exactly as the
-``simpod-json-datasource`` plugin does in its code editor mode (each ``$var`` is replaced by the value
-as it is, not JSON-escaped; a multi-value variable by a JSON array), so that tests can check that every
-payload still parses once Grafana has filled it in.
+:func:`fill_payload` replaces dashboard variables in a payload the two ways ``simpod-json-datasource``
+does (:data:`PAYLOAD_MODES`): ``regex`` (v0.6.x: the payload is parsed, then every value is interpolated
+with Grafana's ``regex`` format, which escapes ``.`` as ``\.``) and ``code`` (later releases' code editor:
+the text is interpolated as JSON, then parsed). Shipped payloads must mean the same under both, for
+values such as ``10.0.0.1:9100``: label matchers are PromQL raw strings with ``=~``
+(``$label=~`$series```), numbers and free text use ``${var:raw}``.
 
 Provisioning (:func:`provision`): creates or updates the ``promcast`` datasource by uid, ensures the
 folder and uploads every dashboard with ``overwrite``. It reads before it writes and writes only what
@@ -227,16 +229,85 @@ def interpolate_payload(payload: str, values: Mapping[str, Value]) -> str:
     return VARIABLE.sub(replace, payload)
 
 
+#: how the plugin fills in a payload: ``regex`` (per value, Grafana's regex format) or ``code`` (JSON text)
+PAYLOAD_MODES = ("regex", "code")
+#: payload keys that hold PromQL, numbers (``2GiB`` style quantities included) and durations
+PROMQL_KEYS = ("expr", "size_expr", "limit_expr")
+NUMBER_KEYS = ("sensitivity", "interval", "headroom", "capacity", "limit")
+DURATION_KEYS = ("history", "horizon")
+
+
+def fill_payload(payload: str | Mapping[str, Any], values: Mapping[str, Value], mode: str = "regex") -> dict:
+    """The payload object the plugin sends for ``payload`` with the dashboard's ``values``.
+
+    ``regex``: parsed first, then each value (each item of a list) interpolated with the ``regex`` format,
+    as simpod-json-datasource 0.6's ``processPayload`` does. ``code``: the text interpolated with
+    :func:`interpolate_payload`, then parsed (the plugin sends ``{}`` when that fails; this raises
+    ValueError instead, so a check can say why).
+    """
+    if mode == "code":
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        filled = json.loads(interpolate_payload(text, values))
+    elif mode == "regex":
+        parsed = json.loads(payload) if isinstance(payload, str) else dict(payload)
+        if not isinstance(parsed, dict):
+            raise ValueError("the payload is not a JSON object")
+        filled = {key: [interpolate(_js_string(item), values, "regex") for item in value]
+                  if isinstance(value, list) else interpolate(_js_string(value), values, "regex")
+                  for key, value in parsed.items()}
+    else:
+        raise InputError(f"unknown payload mode {mode!r}: use one of {', '.join(PAYLOAD_MODES)}")
+    if not isinstance(filled, dict):
+        raise ValueError("the payload is not a JSON object")
+    return filled
+
+
+def _js_string(value: Any) -> str:
+    """JavaScript's ``value.toString()`` for what JSON can hold (the plugin stringifies every value)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict):
+        return "[object Object]"
+    return str(value)
+
+
 # -------------------------------------------------------------------------------------------- lint
 
 
+#: label values as production has them: Grafana's regex format escapes their dots
+HOSTILE_LABEL_VALUES = ("10.0.0.1:9100", "db-2.example.com:9100")
+
+
 def _sample_values(dashboard: Mapping[str, Any], single: Sequence[str] = ()) -> dict[str, Value]:
-    """Plausible values for every variable: one value, or two for a multi-value one (unless in ``single``)."""
+    """Realistic values for every variable: a custom variable's own options, a query variable's kind of
+    answer (a metric, a label name, a model, or label values with dots), two values for a multi-value
+    variable (unless in ``single``)."""
     out: dict[str, Value] = {}
     for name, var in variables(dashboard).items():
-        if var.get("type") == "adhoc":
+        kind = var.get("type")
+        if kind == "adhoc":
             continue
-        out[name] = ["a", "b"] if is_multi_valued(var) and name not in single else "a"
+        options = [str(o.get("value")) for o in var.get("options") or [] if isinstance(o, dict)]
+        query = var.get("query")
+        query = query.get("query", "") if isinstance(query, dict) else str(query or "")
+        if kind == "custom" and options:  # the options Grafana would escape first
+            candidates = sorted(options, key=lambda o: _escape_regex(o) == o)
+        elif kind in ("textbox", "constant"):
+            candidates = [query]
+        elif query.startswith("metrics"):
+            candidates = ["node_cpu_utilisation", "node_memory_MemAvailable_bytes"]
+        elif query.startswith("label_names"):
+            candidates = ["instance", "job"]
+        elif query.startswith("models"):
+            candidates = ["mad", "prophet"]
+        else:
+            candidates = list(HOSTILE_LABEL_VALUES)
+        many = is_multi_valued(var) and name not in single and len(candidates) > 1
+        out[name] = candidates[:2] if many else candidates[0]
     return out
 
 
@@ -343,15 +414,47 @@ def _lint_target(target: Mapping[str, Any], dashboard: Mapping[str, Any], variab
             except InputError as exc:
                 problems.append(f"payload: {exc}")
     values = _sample_values(dashboard, single=[repeat] if repeat else [])
-    try:
-        filled = json.loads(interpolate_payload(payload, values))
-    except (ValueError, InputError) as exc:
-        problems.append(f"payload is not a JSON object once Grafana fills in the variables ({exc}); a multi-value "
-                        "variable inside a string needs a format such as ${var:pipe}")
-    else:
-        if not isinstance(filled, dict):
-            problems.append("payload must be a JSON object")
+    for mode in PAYLOAD_MODES:
+        try:
+            filled = fill_payload(payload, values, mode)
+        except (ValueError, InputError) as exc:
+            problems.append(f"payload is not a JSON object once the plugin fills in the variables ({mode} mode: "
+                            f"{exc}); a multi-value variable inside a string needs a format such as ${{var:pipe}}")
+            continue
+        for key in PROMQL_KEYS:
+            if isinstance(filled.get(key), str):
+                problem = _promql_problem(filled[key])
+                if problem:
+                    problems.append(f"payload {key} {filled[key]!r} ({mode} mode, with values such as "
+                                    f"{HOSTILE_LABEL_VALUES[0]}) is not PromQL: {problem}; write label matchers "
+                                    "as raw strings with =~ ($label=~`$series`)")
+        for key in (*NUMBER_KEYS, *DURATION_KEYS):
+            if isinstance(filled.get(key), str) and not _is_value(filled[key], key in NUMBER_KEYS):
+                problems.append(f"payload {key} becomes {filled[key]!r} in {mode} mode: not a "
+                                f"{'number' if key in NUMBER_KEYS else 'duration'}; write ${{var:raw}} so Grafana "
+                                "does not regex-escape it")
     return problems
+
+
+def _is_value(text: str, number: bool) -> bool:
+    from .durations import parse_duration
+    from .quantities import parse_quantity
+
+    try:
+        parse_quantity(text) if number else parse_duration(text)
+    except InputError:
+        return False
+    return True
+
+
+def _promql_problem(expr: str) -> str | None:
+    from .promql import parse
+
+    try:
+        parse(expr)
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return None
 
 
 def _lint_overrides(panel: Mapping[str, Any]) -> list[str]:

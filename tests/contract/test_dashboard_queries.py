@@ -2,7 +2,8 @@
 
 Grafana itself cannot run here, so the test plays its part: it resolves each dashboard's variables
 through ``/grafana/variable`` (as the plugin's variable support does), expands repeated panels, fills in
-every payload exactly as simpod-json-datasource's code editor does (:func:`interpolate_payload`), sends
+every payload the two ways simpod-json-datasource does (:func:`fill_payload`: 0.6's per-value ``regex``
+format, which escapes the dots of ``10.0.0.1:9100``, and later releases' code editor), sends
 Grafana-shaped ``/query`` requests through the Flask test client, and hands the answers to
 ``@grafana/data`` (Node) for ``toDataFrame``, the panel's own transformations and Grafana's field
 matchers. What must hold: every target is listed by ``/grafana/metrics``, every filled-in payload
@@ -25,9 +26,10 @@ import pytest
 
 from contract.grafana_js import JS_DIR, node, run_script
 from contract.grafana_requests import NOW, iso, query_request, target as grafana_target
-from promcast.dashboards import (Verbatim, annotation_targets, interpolate, interpolate_payload, iter_panels,
-                                 is_multi_valued, is_promcast, load_dashboards, overrides, promcast_targets,
-                                 variables)
+from promcast.dashboards import (PAYLOAD_MODES, Verbatim, annotation_targets, fill_payload, interpolate,
+                                 iter_panels, is_multi_valued, is_promcast, load_dashboards, overrides,
+                                 promcast_targets, variables)
+from promcast.sources.demo import NODES
 
 DASHBOARDS = {d["uid"]: d for d in load_dashboards().values()}
 PROMCAST_DASHBOARDS = [uid for uid, d in DASHBOARDS.items() if any(promcast_targets(p) for p in iter_panels(d))]
@@ -153,15 +155,14 @@ class Resolved:
         return [value] if isinstance(value, str) else list(value)
 
 
-def run_panel(client, dashboard, panel, values) -> list[dict]:
-    """The panel's promcast queries as Grafana sends them; the answer's elements."""
+def run_panel(client, dashboard, panel, values, mode) -> list[dict]:
+    """The panel's promcast queries as Grafana sends them (payloads filled in ``mode``); the answer's elements."""
     start, end = dashboard_range(dashboard)
     targets = []
     for query in promcast_targets(panel):
-        filled = interpolate_payload(query["payload"], values)
-        payload = json.loads(filled)  # what the plugin does; a failure here means Grafana sends {}
-        assert isinstance(payload, dict) and payload, filled
-        targets.append(grafana_target(query["refId"], query["target"], filled))
+        payload = fill_payload(query["payload"], values, mode)  # a failure here means Grafana sends {}
+        assert payload, query["payload"]
+        targets.append(grafana_target(query["refId"], query["target"], payload, as_string=False))
     body = query_request(targets, start=start, end=end, max_points=MAX_POINTS, interval_ms=300_000)
     response = client.post("/grafana/query", json=body)
     assert response.status_code == 200, response.get_json()
@@ -195,14 +196,15 @@ def listed(client):
     return listed_targets(client)
 
 
-@pytest.fixture(scope="module")
-def drawn(client, listed, tmp_path_factory):
-    """Every promcast panel run and converted: ``uid -> [(panel, values, answer, grafana)]``."""
+@pytest.fixture(scope="module", params=PAYLOAD_MODES)
+def drawn(request, client, listed, tmp_path_factory):
+    """Every promcast panel run and converted: ``uid -> [(panel, values, answer, grafana)]``, once per way
+    the plugin fills in payloads."""
     out = {}
     for uid in PROMCAST_DASHBOARDS:
         dashboard = DASHBOARDS[uid]
         resolved = Resolved(client, dashboard)
-        runs = [(panel, values, run_panel(client, dashboard, panel, values))
+        runs = [(panel, values, run_panel(client, dashboard, panel, values, request.param))
                 for panel, values in expand(client, dashboard, resolved, listed)]
         items = [{"answer": answer, "transformations": panel.get("transformations") or [],
                   "overrides": [{"matcher": {"id": o.matcher, "options": o.options}} for o in overrides(panel)]}
@@ -240,7 +242,7 @@ def test_every_target_is_listed_and_sends_only_payload_keys_it_advertises(uid, c
             assert name in MAINTENANCE_TARGETS, f"{uid} {where}: target {name!r} is not listed by /grafana/metrics"
             pending.append(name)
             continue
-        keys = set(json.loads(interpolate_payload(query["payload"], _placeholders(DASHBOARDS[uid]))))
+        keys = set(fill_payload(query["payload"], _placeholders(DASHBOARDS[uid])))
         assert keys <= listed[name], f"{uid} {where}: payload keys {sorted(keys - listed[name])} are not {name}'s"
     if pending:
         pytest.skip(f"maintenance targets not served yet: {sorted(set(pending))}")
@@ -297,9 +299,37 @@ def test_forecast_panels_draw_one_band_with_the_actual_on_top(drawn):
 def test_anomaly_score_panel_keeps_only_scores_of_every_selected_series(drawn):
     (run,) = [r for r in drawn["promcast-forecasts"] if r[0]["title"] == "Anomaly score"]
     names = [f["name"] for frame in run[3]["frames"] for f in frame if f["type"] == "number"]
-    assert names == [f"node-{i}:9100 anomaly_score" for i in (1, 2, 3)]
+    assert names == [f"{node} anomaly_score" for node in sorted(NODES)]
     drawable = [frame for frame in run[3]["frames"] if any(f["type"] == "number" for f in frame)]
     assert all(any(f["type"] == "time" for f in frame) for frame in drawable), "the filter must keep time fields"
+
+
+DOTTED = ["10.0.0.1:9100", "db-2.example.com:9100"]
+
+
+@pytest.mark.parametrize("mode", PAYLOAD_MODES)
+@pytest.mark.parametrize("selection", [DOTTED, DOTTED[:1], "All"], ids=["two-dotted", "one-dotted", "all"])
+def test_series_selections_with_dotted_instances_select_exactly_those_series(client, mode, selection):
+    """Every way a user can set $series (several values, one, All) reaches exactly those series."""
+    dashboard = DASHBOARDS["promcast-forecasts"]
+    resolved = Resolved(client, dashboard)
+    series_var = variables(dashboard)["series"]
+    values = dict(resolved.values)
+    if selection == "All":
+        values["series"] = Verbatim(series_var["allValue"]) if series_var.get("allValue") else list(NODES)
+        expected = set(NODES)
+    else:
+        values["series"] = selection
+        expected = set(selection)
+    (panel,) = [p for p in iter_panels(dashboard) if p["title"] == "Anomaly score"]
+    answer = run_panel(client, dashboard, panel, values, mode)
+    shown = {e["target"].removesuffix(" anomaly_score") for e in answer
+             if e.get("target", "").endswith("anomaly_score")}
+    assert shown == expected
+    for node in sorted(expected):  # the repeated band panel: one value at a time
+        (band,) = [p for p in iter_panels(dashboard) if p.get("repeat") == "series"]
+        single = run_panel(client, dashboard, band, {**resolved.values, "series": node}, mode)
+        assert {e["target"] for e in single if "target" in e} == {"actual", "yhat", "yhat_lower", "yhat_upper"}
 
 
 def test_anomaly_annotations_become_events_on_the_demo(client, tmp_path):
@@ -307,8 +337,9 @@ def test_anomaly_annotations_become_events_on_the_demo(client, tmp_path):
     resolved = Resolved(client, dashboard)
     (annotation, query), = annotation_targets(dashboard)
     start, end = dashboard_range(dashboard)
-    filled = interpolate_payload(query["payload"], resolved.values)
-    body = query_request([grafana_target(query["refId"], query["target"], filled)], start=start, end=end)
+    filled = fill_payload(query["payload"], resolved.values)
+    body = query_request([grafana_target(query["refId"], query["target"], filled, as_string=False)],
+                         start=start, end=end)
     answer = client.post("/grafana/query", json=body).get_json()
     (grafana,) = grafana_panels([{"answer": answer, "transformations": [], "overrides": []}], tmp_path)
     (frame,) = grafana["frames"]

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from promcast.dashboards import (DATASOURCE_UID, MIN_SCHEMA_VERSION, PLUGIN_ID, Verbatim, dashboard_files,
+from promcast.dashboards import (DATASOURCE_UID, MIN_SCHEMA_VERSION, PAYLOAD_MODES, PLUGIN_ID, Verbatim, dashboard_files, fill_payload,
                                  format_value, interpolate, interpolate_payload, iter_panels, js_regex,
                                  lint_dashboard, load_dashboard, load_dashboards, overrides, promcast_targets,
                                  variable_references, variables)
@@ -82,7 +82,24 @@ def test_a_multi_value_variable_inside_a_string_needs_a_format():
     problems = broken(lambda d: panel(d)["targets"][0].update(payload='{"expr": "up{instance=\\"$series\\"}"}'))
     assert any("${var:pipe}" in p for p in problems), problems
     # in the panel repeated by $series the same reference is one value, so it is fine
-    assert lint_dashboard(FORECASTS) == [] and '\\"$series\\"' in forecast_panel(FORECASTS)["targets"][0]["payload"]
+    assert lint_dashboard(FORECASTS) == [] and "=~`$series`" in forecast_panel(FORECASTS)["targets"][0]["payload"]
+
+
+def test_a_quoted_matcher_breaks_on_dotted_instances_in_the_plugins_regex_mode():
+    """What real users hit: Grafana regex-escapes 10.0.0.1:9100 to 10\\.0\\.0\\.1:9100 inside "..."."""
+    def quoted(d):
+        query = forecast_panel(d)["targets"][0]
+        query["payload"] = query["payload"].replace("=~`$series`", '=\\"$series\\"')
+
+    assert any("regex mode" in p and "raw strings with =~" in p for p in broken(quoted))
+
+
+def test_a_number_from_a_variable_must_not_be_regex_escaped():
+    def escaped(d):
+        for query in panel(d)["targets"]:
+            query["payload"] = query["payload"].replace("${sensitivity:raw}", "$sensitivity")
+
+    assert any("sensitivity becomes '2\\\\.5'" in p for p in broken(escaped)), broken(escaped)
 
 
 def test_fill_below_to_must_come_from_an_exact_name_override():
@@ -144,6 +161,32 @@ def test_multi_values_become_json_arrays_unless_formatted():
     assert interpolate_payload('{"x": $v}', values) == '{"x": ["a","b.c"]}'
     assert interpolate_payload('{"x": "${v:pipe}"}', values) == '{"x": "a|b.c"}'
     assert interpolate_payload('{"x": "${v:pipe}"}', {"v": Verbatim(".+")}) == '{"x": ".+"}'  # custom All value
+
+
+@pytest.mark.parametrize("mode", PAYLOAD_MODES)
+def test_shipped_matchers_select_dotted_values_in_both_plugin_modes(mode):
+    import re as stdlib_re
+
+    from promcast.promql import parse
+
+    payload = forecast_panel(FORECASTS)["targets"][0]["payload"]
+    for value in ("10.0.0.1:9100", "db-2.example.com:9100", "node-1:9100"):
+        filled = fill_payload(payload, {"metric": "up", "label": "instance", "series": value, "model": "mad",
+                                        "history": "7d"}, mode)
+        (matcher,) = parse(filled["expr"]).matchers.matchers
+        assert stdlib_re.fullmatch(matcher.value, value) and not stdlib_re.fullmatch(matcher.value, "node-9:9100")
+        assert filled["model"] == "mad" and filled["history"] == "7d"
+
+
+def test_regex_mode_escapes_each_value_after_parsing_and_code_mode_inserts_text():
+    payload = '{"expr": "up{i=~`$v`}", "n": 7, "many": ["$v", "x"], "s": "${s:raw}"}'
+    values = {"v": "a.b", "s": "2.5"}
+    assert fill_payload(payload, values, "regex") == {"expr": "up{i=~`a\\.b`}", "n": "7", "many": ["a\\.b", "x"],
+                                                      "s": "2.5"}
+    assert fill_payload(payload, values, "code") == {"expr": "up{i=~`a.b`}", "n": 7, "many": ["a.b", "x"], "s": "2.5"}
+    assert fill_payload(payload, {"v": ["a.b", "c"]}, "regex")["expr"] == "up{i=~`(a\\.b|c)`}"
+    with pytest.raises(ValueError):
+        fill_payload(payload, {"v": ["a.b", "c"]}, "code")  # a JSON array inside a string
 
 
 def test_unknown_and_builtin_variables_are_left_alone():
