@@ -21,9 +21,15 @@ def nab_dir() -> Path:
     return NAB_DIR
 
 
+#: the end of the demo source's data in CLI tests: a fixed Monday noon, so no test depends on the hour it runs
+DEMO_NOW = "2024-06-10T12:00:00Z"
+
+
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300):
-    """Run ``promcast ARGS`` in a subprocess, with PROMCAST_* variables of the test runner removed."""
+    """Run ``promcast ARGS`` in a subprocess, with PROMCAST_* variables of the test runner removed and the
+    demo source pinned to :data:`DEMO_NOW` (``env`` may override it)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PROMCAST_")}
+    clean["PROMCAST_DEMO_NOW"] = DEMO_NOW
     clean.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "promcast", *args],

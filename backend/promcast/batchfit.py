@@ -42,7 +42,7 @@ class SourceSpec:
         if kind == "demo":
             from .sources.demo import DemoSource
 
-            return cls("demo", now=DemoSource().now)
+            return cls("demo", now=DemoSource(now=settings.demo.now).now)
         if not settings.prometheus.url:
             raise InputError("no history source: give --prometheus-url URL or --source demo")
         return cls("prometheus", prometheus=settings.prometheus)

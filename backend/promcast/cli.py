@@ -180,9 +180,12 @@ def load_histories(args, settings):
                          (" (or give --input F.csv)" if hasattr(args, "input") else ""))
     history = parse_duration(args.history, what="--history")
     step = parse_duration(args.step, what="--step")
-    end = parse_time(args.end, what="--end")
     source = _source_from_args(args, settings)
     import pandas as pd
+
+    from .sources.base import source_now
+
+    end = source_now(source) if str(args.end).strip().lower() == "now" else parse_time(args.end, what="--end")
 
     return source.query_range(args.expr, end - pd.Timedelta(history), end, pd.Timedelta(step))
 
@@ -462,10 +465,13 @@ def _cmd_fit(args) -> int:
         raise InputError("--scheduler (executor.scheduler) applies to --executor dask only")
     history = pd.Timedelta(parse_duration(args.history, what="--history"))
     step = pd.Timedelta(parse_duration(args.step, what="--step"))
-    end = pd.Timestamp(parse_time(args.end, what="--end"))
     spec = SourceSpec.from_settings(settings, args.source)
     store = ModelStore(args.store or settings.store.dir or "promcast-store")
     source = spec.open()
+    from .sources.base import source_now
+
+    end = source_now(source) if str(args.end).strip().lower() == "now" else pd.Timestamp(parse_time(args.end,
+                                                                                                   what="--end"))
     try:
         tasks = plan(spec, source, args.expr, args.model, {}, end - history, end, step)
     finally:

@@ -95,6 +95,14 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class DemoSettings:
+    """The embedded demo source. ``now`` (ISO time) fixes the end of its data, so a demo, a screenshot or a
+    test shows the same series at any hour; None follows the wall clock."""
+
+    now: str | None = None
+
+
+@dataclass(frozen=True)
 class PrefitTarget:
     """One expression ``promcast serve`` keeps fitted for every series it returns.
 
@@ -127,6 +135,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     prefit: PrefitSettings = field(default_factory=PrefitSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
     log_level: str = "info"
 
 
@@ -278,6 +287,18 @@ def _prefit_targets(value: Any) -> tuple[PrefitTarget, ...]:
     return tuple(targets)
 
 
+def _demo_now(value: Any) -> str | None:
+    if value is None:
+        return None
+    from .durations import parse_time
+    from .errors import InputError
+
+    try:
+        return parse_time(str(value), what="demo.now").isoformat()
+    except InputError:
+        raise ValueError from None
+
+
 def _log_level(value: Any) -> str:
     text = _text(value).lower()
     if text not in LOG_LEVELS:
@@ -319,6 +340,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "prefit.targets": (_prefit_targets, "a list of {expr, model, history} for `serve` to keep fitted "
                        "(env: a JSON list, or expressions separated by ';')"),
     "prefit.interval": (_seconds, "a duration such as 10m (default: half of cache.refit_interval)"),
+    "demo.now": (_demo_now, "an ISO time such as 2024-06-10T12:00:00Z (the end of the demo's data)"),
     "log_level": (_log_level, "one of " + ", ".join(LOG_LEVELS)),
 }
 

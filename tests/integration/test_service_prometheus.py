@@ -32,7 +32,7 @@ SPIKE_HOURS_BEFORE_END = 6
 
 def _history(end: int) -> list[MetricSeries]:
     seconds = end - 60 * np.arange(DAYS * 1440, -1, -1, dtype=np.int64)
-    daily = np.sin(2 * np.pi * (seconds % 86400) / 86400.0)
+    daily = np.sin(2 * np.pi * (seconds - end) / 86400.0)  # phase relative to end: the same data at any hour
     rng = np.random.default_rng(7)
     out = []
     for job, instance, base in (("api", "a", 10.0), ("api", "b", 12.0), ("web", "a", 30.0)):

@@ -163,7 +163,8 @@ def test_store_with_a_broken_index_says_what_to_do(tmp_path):
 # ------------------------------------------------------------------------------------------ CLI
 def test_cli_fit_stores_every_series(tmp_path):
     result = run_cli("fit", "--source", "demo", "--expr", EXPR, "--model", "mad", "--history", "2d",
-                     "--end", END.isoformat(), "--store", str(tmp_path / "store"))
+                     "--end", END.isoformat(), "--store", str(tmp_path / "store"),
+                     env={"PROMCAST_DEMO_NOW": NOW.isoformat()})
     assert result.returncode == 0, result.stderr
     assert "fitted 3 series, stored 3" in result.stdout
     index = json.loads((tmp_path / "store" / INDEX).read_text())
@@ -172,7 +173,7 @@ def test_cli_fit_stores_every_series(tmp_path):
 
 def test_cli_fit_takes_the_executor_from_the_environment(tmp_path):
     result = run_cli("fit", "--source", "demo", "--expr", EXPR, "--model", "mad", "--history", "1d",
-                     "--end", END.isoformat(), "--store", str(tmp_path), env={"PROMCAST_EXECUTOR_KIND": "dask"})
+                     "--end", END.isoformat(), "--store", str(tmp_path), env={"PROMCAST_EXECUTOR_KIND": "dask", "PROMCAST_DEMO_NOW": NOW.isoformat()})
     assert result.returncode == 0, result.stderr
     assert "on the dask executor (2 workers)" in result.stderr and "fitted 3 series" in result.stdout
 

@@ -194,7 +194,9 @@ def fit_spec(spec: RuleSpec, source: Source, *, end: pd.Timestamp | None = None,
     from ..errors import UpstreamError
     from .kinds import kind_module
 
-    end = pd.Timestamp(end if end is not None else (spec.source.end or pd.Timestamp.now(tz="UTC")))
+    from ..sources.base import source_now
+
+    end = pd.Timestamp(end if end is not None else (spec.source.end or source_now(source)))
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     jobs: list[SeriesJob] = []
     failures: list[SeriesFailure] = []

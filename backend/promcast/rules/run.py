@@ -75,7 +75,7 @@ def make_source(spec: RuleSpec, *, prometheus_url: str | None = None, source: An
     if isinstance(source, Source):
         return source
     if source == "demo":
-        return _demo(spec)
+        return _demo(spec, settings)
     if source == "csv":
         if not spec.source.csv:
             raise InputError("--source csv needs source.csv (a file or list of files) in the spec")
@@ -93,17 +93,20 @@ def make_source(spec: RuleSpec, *, prometheus_url: str | None = None, source: An
 
         return FileSource(*spec.source.csv)
     if spec.source.demo:
-        return _demo(spec)
+        return _demo(spec, settings)
     if settings is not None and settings.prometheus.url:
         return _prometheus(settings.prometheus.url, settings)
     raise InputError("no history source: set source.prometheus_url (or source.csv / source.demo) in the spec, "
                      "or pass --prometheus-url URL or --source demo")
 
 
-def _demo(spec: RuleSpec) -> Source:
+def _demo(spec: RuleSpec, settings=None) -> Source:
+    """The demo ending at the spec's ``source.end``, else at the ``demo.now`` setting, else now."""
     from ..sources.demo import DemoSource
 
-    return DemoSource(now=spec.source.end) if spec.source.end is not None else DemoSource()
+    if spec.source.end is not None:
+        return DemoSource(now=spec.source.end)
+    return DemoSource(now=settings.demo.now if settings is not None else None)
 
 
 def _prometheus(url: str, settings) -> Source:

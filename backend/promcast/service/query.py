@@ -17,19 +17,12 @@ from .cache import ModelCache
 from .frames import attach_notices
 from .metrics import ServiceMetrics
 from .range_cache import RangeCache
+from ..sources.base import source_now
 from .request import QueryRequest, notice
 from .targets import get_target, target_names
 from .targets.base import QueryContext
 
 log = logging.getLogger(__name__)
-
-
-def source_now(source: Source) -> pd.Timestamp:
-    """The end of the source's data: the demo's (possibly fixed) clock, else the wall clock."""
-    now = getattr(source, "now", None)
-    if isinstance(now, pd.Timestamp):
-        return now.tz_convert("UTC") if now.tzinfo else now.tz_localize("UTC")
-    return pd.Timestamp.now(tz="UTC")
 
 
 def run_query(request: QueryRequest, *, source: Source, cache: ModelCache, settings: Settings,

@@ -74,3 +74,12 @@ class Source(abc.ABC):
 
     def close(self) -> None:  # pragma: no cover - trivial
         """Release connections."""
+
+
+def source_now(source: object) -> pd.Timestamp:
+    """The end of the source's data: a source's own (possibly fixed) ``now``, as the demo has, else the wall
+    clock. Panels and ``--end now`` end their history here."""
+    now = getattr(source, "now", None)
+    if isinstance(now, pd.Timestamp):
+        return now.tz_convert("UTC") if now.tzinfo else now.tz_localize("UTC")
+    return pd.Timestamp.now(tz="UTC")

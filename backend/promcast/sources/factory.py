@@ -25,4 +25,4 @@ def make_source(settings: Settings, kind: str | None = None) -> Source:
         )
     from .demo import DemoSource
 
-    return DemoSource()
+    return DemoSource(now=settings.demo.now)
