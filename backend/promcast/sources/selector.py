@@ -15,6 +15,7 @@ from typing import Mapping
 import promql_parser
 
 from ..errors import BadQueryError
+from ..promql_bounds import check_promql
 
 #: matcher operators, as written in PromQL, by promql-parser's MatchOp member name
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
@@ -85,6 +86,7 @@ def parse_selector(expr: str) -> Selector:
     """Parse ``expr`` into a :class:`Selector`, or raise BadQueryError naming the problem."""
     if not isinstance(expr, str):
         raise BadQueryError(f"bad PromQL: expected a string, got {type(expr).__name__}")
+    check_promql(expr)  # before the native parser: deep nesting overflows its stack
     try:
         node = promql_parser.parse(expr)
     except (ValueError, TypeError) as exc:
