@@ -17,7 +17,6 @@ import re
 import socket
 import threading
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Mapping
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -259,7 +258,6 @@ class PrometheusSource(Source):
         #: upstream exchanges running now (each in its own thread; a slot is freed when that thread ends)
         self.max_in_flight = int(max_in_flight)
         self._slots = threading.BoundedSemaphore(self.max_in_flight)
-        self._deadline = threading.local()
 
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
@@ -274,12 +272,6 @@ class PrometheusSource(Source):
     # ------------------------------------------------------------------ public API
 
     def query_range(
-        self, expr: str, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
-    ) -> list[History]:
-        with self._within_timeout():
-            return self._query_range(expr, start, end, step)
-
-    def _query_range(
         self, expr: str, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
     ) -> list[History]:
         step_ms = _step_ms(step)
@@ -327,22 +319,19 @@ class PrometheusSource(Source):
 
     def label_names(self, match: str | None = None) -> list[str]:
         params = {"match[]": match} if match else {}
-        with self._within_timeout():
-            return sorted(self._call("/api/v1/labels", params) or [])
+        return sorted(self._call("/api/v1/labels", params) or [])
 
     def label_values(self, label: str, match: str | None = None) -> list[str]:
         if not label:
             raise InputError("label values need a label name, e.g. job")
         params = {"match[]": match} if match else {}
         path = f"/api/v1/label/{quote(str(label), safe='')}/values"
-        with self._within_timeout():
-            return sorted(self._call(path, params, allow_post=False) or [])
+        return sorted(self._call(path, params, allow_post=False) or [])
 
     def series(self, match: str) -> list[dict[str, str]]:
         if not match:
             raise InputError("series listing needs a selector, e.g. up{job=\"node\"}")
-        with self._within_timeout():
-            found = self._call("/api/v1/series", {"match[]": match}) or []
+        found = self._call("/api/v1/series", {"match[]": match}) or []
         if not isinstance(found, list) or not all(isinstance(s, Mapping) for s in found):
             raise UpstreamError(f"{self.description} answered /api/v1/series with something other than label sets")
         return sorted((dict(s) for s in found), key=format_labels)
@@ -375,38 +364,38 @@ class PrometheusSource(Source):
             params = {**self.query_params, **params}
         post = allow_post and sum(len(str(v)) for v in params.values()) > _MAX_GET_QUERY
         attempts = self.retries + 1
-        with self._within_timeout() as deadline:
-            for attempt in range(attempts):
-                last_try = attempt == attempts - 1
-                try:
-                    response = self._exchange(post, url, params, deadline)
-                except (requests.exceptions.ReadTimeout, _Expired) as exc:
+        deadline = _Deadline(self.timeout)  # the whole exchange: connect, every read, retries, backoff
+        for attempt in range(attempts):
+            last_try = attempt == attempts - 1
+            try:
+                response = self._exchange(post, url, params, deadline)
+            except (requests.exceptions.ReadTimeout, _Expired) as exc:
+                raise self._timeout() from exc
+            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                if deadline.remaining() <= 0:
                     raise self._timeout() from exc
-                except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                    if deadline.remaining() <= 0:
-                        raise self._timeout() from exc
-                    delay = self._delay(attempt, None)
-                    if last_try or delay >= deadline.remaining():
-                        raise UpstreamError(f"{self.description} is unreachable: {_short_reason(exc)}") from exc
+                delay = self._delay(attempt, None)
+                if last_try or delay >= deadline.remaining():
+                    raise UpstreamError(f"{self.description} is unreachable: {_short_reason(exc)}") from exc
+                time.sleep(delay)
+                continue
+            except requests.exceptions.RequestException as exc:
+                raise UpstreamError(f"{self.description} request failed: {_short_reason(exc)}") from exc
+            status = response.status_code
+            if status < 400:
+                return self._data(response, path, decode)
+            body = _error_body(response)
+            if shrinkable:
+                text = _one_line(body.get("error") or ("" if body else response.text))
+                remember = too_large(text)
+                if remember is not None:
+                    raise _TooLarge(f"HTTP {status}: {text}", remember)
+            if status in _RETRY_STATUSES and body.get("errorType") != "timeout" and not last_try:
+                delay = self._delay(attempt, response.headers.get("Retry-After"))
+                if delay < deadline.remaining():  # else: no time left to ask again, report this answer
                     time.sleep(delay)
                     continue
-                except requests.exceptions.RequestException as exc:
-                    raise UpstreamError(f"{self.description} request failed: {_short_reason(exc)}") from exc
-                status = response.status_code
-                if status < 400:
-                    return self._data(response, path, decode)
-                body = _error_body(response)
-                if shrinkable:
-                    text = _one_line(body.get("error") or ("" if body else response.text))
-                    remember = too_large(text)
-                    if remember is not None:
-                        raise _TooLarge(f"HTTP {status}: {text}", remember)
-                if status in _RETRY_STATUSES and body.get("errorType") != "timeout" and not last_try:
-                    delay = self._delay(attempt, response.headers.get("Retry-After"))
-                    if delay < deadline.remaining():  # else: no time left to ask again, report this answer
-                        time.sleep(delay)
-                        continue
-                raise self._error(response, body, path, attempt + 1)
+            raise self._error(response, body, path, attempt + 1)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
@@ -422,19 +411,6 @@ class PrometheusSource(Source):
 
     def _timeout(self) -> UpstreamTimeout:
         return UpstreamTimeout(f"{self.description} did not answer within {self.timeout:g}s")
-
-    @contextmanager
-    def _within_timeout(self):
-        """One deadline, ``timeout`` from now, for everything inside (windows, retries, backoff)."""
-        outer = getattr(self._deadline, "current", None)
-        if outer is not None:
-            yield outer
-            return
-        self._deadline.current = _Deadline(self.timeout)
-        try:
-            yield self._deadline.current
-        finally:
-            self._deadline.current = None
 
     def _exchange(self, post: bool, url: str, params: Mapping[str, str], deadline: "_Deadline") -> requests.Response:
         """One HTTP request and its whole body, in a thread of its own, waited for until the deadline.
