@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from ..durations import format_duration, parse_duration, parse_time
@@ -65,21 +66,23 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON; send numbers as finite numbers or strings")
 
 
-_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_OPEN = np.zeros(256, dtype=np.int8)
+_OPEN[[ord("["), ord("{")]] = 1
+_OPEN[[ord("]"), ord("}")]] = -1
 
 
 def json_depth(text: str) -> int:
-    """Deepest ``[``/``{`` nesting of JSON ``text`` (strings skipped); linear time, no recursion."""
-    depth = deepest = 0
-    for token in _JSON_TOKENS.findall(text):
-        c = token[0]
-        if c in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-        elif c in "]}":
-            depth -= 1
-    return deepest
+    """Deepest ``[``/``{`` nesting of JSON ``text`` (strings skipped); linear time, no recursion.
+
+    Strings go first (one regex pass), then the running depth is a cumulative sum over the bytes:
+    a 4 MiB body takes milliseconds, whatever it holds.
+    """
+    rest = _JSON_STRING.sub("", text).encode("utf-8", "replace")
+    if not rest:
+        return 0
+    steps = _OPEN[np.frombuffer(rest, dtype=np.uint8)].astype(np.int32)
+    return max(int(np.cumsum(steps).max()), 0)
 
 
 def require_object(body: Any, what: str = "request body") -> dict:
