@@ -48,6 +48,9 @@ class PrometheusSettings:
     max_points_per_request: int = 10_000
     #: extra URL parameters on every call, e.g. Thanos' {max_source_resolution: auto}
     query_params: dict = field(default_factory=dict)
+    #: upstream requests in flight at once; keep it below server.threads so /healthz and /metrics
+    #: always find a free thread while Prometheus is slow
+    max_in_flight: int = 8
 
 
 @dataclass(frozen=True)
@@ -321,6 +324,8 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "prometheus.path_prefix": (_text, "a URL path prefix such as /prometheus"),
     "prometheus.max_points_per_request": (_max_points, "a number of points per request between 1 and 11000 "
                                           "(Prometheus' limit per series)"),
+    "prometheus.max_in_flight": (_positive_int, "a positive number of upstream requests in flight at once "
+                                 "(below server.threads)"),
     "prometheus.query_params": (_string_map, "a mapping of URL parameters sent with every call, e.g. "
                                 "{max_source_resolution: auto} for Thanos (env: JSON or name=value,name2=value)"),
     "auth.bearer_token": (_optional_text, "a token string"),

@@ -20,18 +20,22 @@ _UNITS = {
 }
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 _ALLOWED = "a Prometheus duration such as 30s, 5m, 1h30m, 14d, 1w or 1y"
+#: longest duration accepted: whole histories and horizons must still fit pandas' nanosecond times
+MAX_DURATION = timedelta(days=100 * 365)
+#: times parse_time accepts (pandas' nanosecond timestamps span 1677-2262)
+_EARLIEST, _LATEST = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
 
 
 def parse_duration(text: str | int | float | timedelta, *, what: str = "duration") -> timedelta:
     """Parse ``1h30m`` style durations; a bare number means seconds. Raises :class:`InputError`."""
     if isinstance(text, timedelta):
-        value = text
+        seconds = text.total_seconds()
     elif isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = timedelta(seconds=float(text))
+        seconds = float(text)
     else:
         raw = str(text).strip()
         if re.fullmatch(r"\d+(?:\.\d+)?", raw):
-            value = timedelta(seconds=float(raw))
+            seconds = float(raw)
         else:
             pos, seconds = 0, 0.0
             for match in _PART.finditer(raw):
@@ -41,10 +45,15 @@ def parse_duration(text: str | int | float | timedelta, *, what: str = "duration
                 pos = match.end()
             if not raw or pos != len(raw):
                 raise InputError(f"bad {what} {raw!r}: expected {_ALLOWED}")
-            value = timedelta(seconds=seconds)
-    if value <= timedelta(0):
+    # range-checked as a number before it becomes a timedelta (1e308 seconds would overflow it)
+    if seconds != seconds:
+        raise InputError(f"bad {what} {text!r}: expected {_ALLOWED}")
+    if seconds <= 0:
         raise InputError(f"bad {what} {text!r}: must be positive ({_ALLOWED})")
-    return value
+    if seconds > MAX_DURATION.total_seconds():
+        raise InputError(f"bad {what} {text!r}: longer than {MAX_DURATION.days // 365}y, the longest duration "
+                         "promcast accepts")
+    return text if isinstance(text, timedelta) else timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:
@@ -65,19 +74,27 @@ def parse_time(text: str | int | float | datetime, *, what: str = "time") -> pd.
     if isinstance(text, datetime):
         ts = pd.Timestamp(text)
     elif isinstance(text, (int, float)) and not isinstance(text, bool):
-        ts = pd.Timestamp(float(text) / (1000 if text > 1e11 else 1), unit="s")
+        ts = _epoch(float(text), text, what)
     else:
         raw = str(text).strip()
         if raw == "now":
             return pd.Timestamp(datetime.now(timezone.utc))
-        try:
-            if re.fullmatch(r"\d+(?:\.\d+)?", raw):
-                number = float(raw)
-                ts = pd.Timestamp(number / (1000 if number > 1e11 else 1), unit="s")
-            else:
+        if re.fullmatch(r"\d+(?:\.\d+)?", raw):
+            ts = _epoch(float(raw), raw, what)
+        else:
+            try:
                 ts = pd.Timestamp(raw)
-        except (ValueError, OverflowError) as exc:
-            raise InputError(f"bad {what} {raw!r}: expected ISO 8601, 'YYYY-MM-DD HH:MM:SS', epoch seconds or 'now'") from exc
+            except (ValueError, OverflowError) as exc:  # OutOfBoundsDatetime is a ValueError
+                raise InputError(f"bad {what} {raw!r}: expected ISO 8601, 'YYYY-MM-DD HH:MM:SS', epoch seconds "
+                                 "or 'now' (between 1677 and 2262)") from exc
     if ts is pd.NaT:
         raise InputError(f"bad {what} {text!r}: expected a time")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _epoch(number: float, raw, what: str) -> pd.Timestamp:
+    """Epoch seconds (milliseconds when above 1e11, as Grafana sends them), range-checked first."""
+    seconds = number / (1000 if number > 1e11 else 1)
+    if not (_EARLIEST.value / 1e9 < seconds < _LATEST.value / 1e9):  # also false for NaN and infinities
+        raise InputError(f"bad {what} {raw!r}: expected epoch seconds or milliseconds between 1677 and 2262")
+    return pd.Timestamp(seconds, unit="s")

@@ -48,3 +48,10 @@ class UpstreamTimeout(UpstreamError):
 
     http_status = 504
     code = "upstream_timeout"
+
+
+class UpstreamBusy(UpstreamError):
+    """Too many requests to the history source are already in flight (a slow upstream holds them)."""
+
+    http_status = 503
+    code = "upstream_busy"

@@ -76,6 +76,39 @@ def pin_threads() -> None:
             pass
 
 
+#: how often a worker checks that the process that started it is still alive
+PARENT_CHECK_SECONDS = 0.5
+
+
+def exit_with_parent(interval: float = PARENT_CHECK_SECONDS) -> None:
+    """End this process soon after its parent dies, however the parent died (kill -9 included).
+
+    A pool worker otherwise outlives a killed ``promcast fit``: it waits on its task queue or runs a
+    long fit, holding its memory, and keeps multiprocessing's resource tracker alive too. A daemon
+    thread polls the parent pid (a dead parent's children are re-parented, so the pid changes); this
+    works on every POSIX system and, unlike ``PR_SET_PDEATHSIG``, does not depend on which of the
+    parent's threads started the worker.
+    """
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="promcast-exit-with-parent", daemon=True).start()
+
+
+def init_worker() -> None:
+    """Pool worker initializer: one thread per native library, and no life beyond the parent."""
+    exit_with_parent()
+    pin_threads()
+
+
 def thread_env(_: object = None) -> dict[str, str | None]:
     """This process's thread caps (the :data:`THREAD_ENV` variables): map it to check the workers."""
     return {name: os.environ.get(name) for name in THREAD_ENV}
@@ -170,7 +203,7 @@ class LocalExecutor(Executor):
 
             self._pool = ProcessPoolExecutor(max_workers=size,
                                              mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=pin_threads)
+                                             initializer=init_worker)
         return self._pool
 
     def close(self) -> None:
@@ -283,4 +316,4 @@ def failures(results: Iterable[Result]) -> list[Result]:
 
 
 __all__ = ["EXECUTORS", "DaskExecutor", "Executor", "LocalExecutor", "Result", "THREAD_ENV", "call_batch", "call_task",
-           "failures", "make_executor", "pin_threads", "thread_env"]
+           "exit_with_parent", "failures", "init_worker", "make_executor", "pin_threads", "thread_env"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .atomic import atomic_write_bytes, atomic_write_text
+from .atomic import atomic_write_bytes, atomic_write_text, remove_stale_temp_files
 from .errors import InputError
 from .sources.base import format_labels
 
@@ -66,6 +66,7 @@ class ModelStore:
         if self.directory.exists() and not self.directory.is_dir():
             raise InputError(f"model store {str(self.directory)!r} is a file, not a directory; pick another --store")
         self._entries: dict[str, StoreEntry] | None = None
+        remove_stale_temp_files(self.directory)  # left by a writer killed mid-write
 
     # ---- reading -------------------------------------------------------------------------------
     def entries(self) -> dict[str, StoreEntry]:

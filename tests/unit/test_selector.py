@@ -116,6 +116,21 @@ def test_syntax_errors_carry_the_parser_message(expr, parser_says):
     assert parser_says in str(info.value)
 
 
-def test_regex_python_cannot_run_is_a_clear_error():
-    with pytest.raises(BadQueryError, match=r"^bad PromQL: regex '\(\?<n>x\)' for label 'job'"):
-        parse_selector('up{job=~"(?<n>x)"}')
+def test_regex_re2_cannot_run_is_a_clear_error():
+    # lookaheads are neither RE2 nor Prometheus: refused (by the parser or by RE2), naming the regex
+    with pytest.raises(BadQueryError, match=r"^bad PromQL: .*\(\?=x\)"):
+        parse_selector('up{job=~"(?=x)"}')
+
+
+def test_re2_errors_name_the_label():
+    from promcast.sources.selector import compile_label_regex
+
+    with pytest.raises(BadQueryError, match=r"^bad PromQL: regex '\(a' for label 'job': missing \)"):
+        compile_label_regex("(a", "job")
+
+
+def test_catastrophic_regex_runs_in_linear_time():
+    """``(.*)*z`` backtracks exponentially in Python's re; RE2 answers at once (no wall-clock bound asserted)."""
+    selector = parse_selector('{__name__=~"(.*)*z"}')
+    assert not selector.matches({"__name__": "a" * 100_000})
+    assert selector.matches({"__name__": "a" * 1000 + "z"})

@@ -19,7 +19,8 @@ import promql_parser
 import yaml
 
 from ..durations import parse_duration, parse_time
-from ..errors import ConfigError, InputError
+from ..errors import BadQueryError, ConfigError, InputError
+from ..promql_bounds import check_promql
 from ..quantities import QUANTITY as _QUANTITY, UNITS as _UNITS
 from ..promql import parse as parse_promql_ast
 
@@ -210,6 +211,10 @@ def parse_promql(expr: Any, ctx: _Ctx, field_name: str) -> str:
     text = _string(expr, ctx, field_name).strip()
     if not text:
         raise ctx.error(f"field {field_name!r} is empty; give a PromQL expression")
+    try:
+        check_promql(text, "PromQL")
+    except BadQueryError as exc:
+        raise ctx.error(f"field {field_name!r}: {exc}") from None
     try:
         node = parse_promql_ast(text)
     except (ValueError, TypeError) as exc:

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
+from ..atomic import remove_stale_temp_files, temp_prefix
 from ..errors import InputError
 from .render import HEADER_MARK, TESTS_DIR
 
@@ -74,12 +75,14 @@ def write_files(output_dir: str | os.PathLike, files: Mapping[str, str], *, forc
     root = check_output_dir(output_dir)
     check_overwrites(root, list(files), force=force)
     staged: list[tuple[str, Path]] = []
+    for folder in {root, *((root / name).parent for name in files)}:
+        remove_stale_temp_files(folder)  # left by a run killed mid-write
     try:
         root.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             target = root / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
             staged.append((tmp, target))
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)

@@ -126,7 +126,7 @@ def create_app(settings: Settings | None = None, source: Source | None = None) -
 
     @app.get("/metrics")
     def own_metrics():
-        return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)  # has its charset
 
     @app.get("/healthz")
     def healthz():

@@ -244,7 +244,7 @@ def register_exported(app, settings: Settings, source: Source, cache: ModelCache
 
             return error_response("not_configured", "no exported forecasts configured: start promcast serve with "
                                   "--rules-spec SPEC.yaml (or set exported.spec / PROMCAST_EXPORTED_SPEC)", 404)
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)  # has its charset
 
 
 def parse_exposition(text: str) -> list[tuple[Mapping[str, str], float]]:

@@ -19,6 +19,7 @@ import promql_parser
 
 from ..errors import BadQueryError, InputError
 from ..promql import parse as parse_promql
+from ..promql_bounds import check_promql
 
 #: Grafana ad hoc operators -> PromQL matcher operators (``=|`` / ``!=|`` are Grafana 10's "one of")
 _OPERATORS = {"=": "=", "!=": "!=", "=~": "=~", "!~": "!~", "=|": "=~", "!=|": "!~"}
@@ -78,8 +79,12 @@ def matchers_from_filters(filters: Iterable[object]) -> list[LabelMatcher]:
 def add_matchers(expr: str, matchers: Sequence[LabelMatcher]) -> str:
     """``expr`` with ``matchers`` added to every vector selector; ``expr`` itself when there are none.
 
-    Raises BadQueryError for PromQL that does not parse (naming the parser's complaint).
+    Raises BadQueryError for PromQL that does not parse (naming the parser's complaint) and for
+    PromQL beyond promcast's size limits (checked with or without matchers, so every source refuses
+    the same expressions).
     """
+    if isinstance(expr, str):
+        check_promql(expr)
     if not matchers:
         return expr
     original = _parse(expr)
@@ -268,9 +273,36 @@ def _parse(expr: str):
 
 
 def _selectors(ast) -> list:
-    found: list = []
-    promql_parser.walk(ast, pre_visit=lambda node: found.append(node) if isinstance(node, promql_parser.VectorSelector) else None)
-    return found
+    """The vector selectors of ``ast`` in a fixed (pre-)order."""
+    return [node for node in _nodes(ast) if isinstance(node, promql_parser.VectorSelector)]
+
+
+def _nodes(ast) -> list:
+    """Every node of ``ast`` in pre-order, left to right, without recursion.
+
+    Linear in the size of the tree: promql-parser's own ``walk``/``transform``/``repr`` take time
+    cubic in the depth, which an expression nested a few hundred levels turns into minutes.
+    """
+    out, stack = [], [ast]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(reversed(_children(node)))
+    return out
+
+
+def _children(node) -> list:
+    if isinstance(node, promql_parser.BinaryExpr):
+        return [node.lhs, node.rhs]
+    if isinstance(node, promql_parser.AggregateExpr):
+        return [c for c in (node.param, node.expr) if c is not None]
+    if isinstance(node, promql_parser.Call):
+        return list(node.args)
+    if isinstance(node, promql_parser.MatrixSelector):
+        return [node.vector_selector]
+    if isinstance(node, (promql_parser.ParenExpr, promql_parser.UnaryExpr, promql_parser.SubqueryExpr)):
+        return [node.expr]
+    return []
 
 
 def _matcher_key(m) -> tuple[str, str, str]:
@@ -286,18 +318,48 @@ def _describe(selector, extra: Sequence[tuple[str, str, str]] = ()) -> tuple:
     else:
         ors = ()
         plain_out = tuple(plain + list(extra))
-    return (selector.name, plain_out, ors, selector.offset, str(selector.at))
+    return (selector.name, plain_out, ors, _plain(selector.offset), _plain(selector.at))
 
 
-_PLACEHOLDER = None
+def _skeleton(ast) -> tuple:
+    """``ast`` with every vector selector left out: node kinds and everything but selectors, in order."""
+    out = []
+    for node in _nodes(ast):
+        kind = type(node).__name__
+        if isinstance(node, promql_parser.VectorSelector):
+            out.append((kind,))
+        elif isinstance(node, promql_parser.BinaryExpr):
+            out.append((kind, str(node.op), _plain(node.modifier)))
+        elif isinstance(node, promql_parser.AggregateExpr):
+            out.append((kind, str(node.op), _plain(node.modifier), node.param is not None))
+        elif isinstance(node, promql_parser.Call):
+            out.append((kind, node.func.name, len(node.args)))
+        elif isinstance(node, promql_parser.MatrixSelector):
+            out.append((kind, _plain(node.range)))
+        elif isinstance(node, promql_parser.SubqueryExpr):
+            out.append((kind, _plain(node.range), _plain(node.step), _plain(node.offset), _plain(node.at)))
+        elif isinstance(node, (promql_parser.NumberLiteral, promql_parser.StringLiteral)):
+            out.append((kind, repr(node.val)))
+        else:  # ParenExpr, UnaryExpr: their kind and child say it all
+            out.append((kind,))
+    return tuple(out)
 
 
-def _skeleton(ast) -> str:
-    global _PLACEHOLDER
-    if _PLACEHOLDER is None:
-        _PLACEHOLDER = parse_promql("promcast_selector")
-    return repr(promql_parser.transform(
-        ast, post_visit=lambda node: _PLACEHOLDER if isinstance(node, promql_parser.VectorSelector) else None))
+def _plain(value, depth: int = 0):
+    """A comparable value for a modifier, range or ``@`` (promql-parser's objects compare by identity)."""
+    if value is None or isinstance(value, (str, int, float, bool)) or depth > 4:
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v, depth + 1) for v in value)
+    module = type(value).__module__ or ""
+    if not module.startswith("promql_parser") or isinstance(value, type):
+        return repr(value)
+    attrs = [a for a in dir(value) if not a.startswith("_")]
+    fields = [(a, getattr(value, a)) for a in attrs]
+    if all(isinstance(v, type(value)) for _, v in fields):  # an enum member: its members are its attributes
+        return str(value)
+    fields = [(a, v) for a, v in fields if not callable(v)]
+    return (type(value).__name__, tuple((a, _plain(v, depth + 1)) for a, v in fields))
 
 
 def _same_with_matchers(original, result, matchers: Sequence[LabelMatcher]) -> bool:

@@ -125,7 +125,11 @@ class RangeCache:
             return
         lo = start if entry is None else min(start, entry.start)
         hi = settled_end if entry is None else max(entry.end, settled_end)
-        lo = max(lo, grid_start(hi - step * (self.max_entry_points - 1), step))
+        # the last max_entry_points steps, in integer nanoseconds: a step of days times 11,000 steps
+        # would overflow a Timedelta
+        floor_ns = hi.value - step.value * (self.max_entry_points - 1)
+        if floor_ns > lo.value:
+            lo = max(lo, grid_start(pd.Timestamp(floor_ns, tz="UTC"), step))
         settled = _slice(answer, start, settled_end) if settled_end >= start else []
         kept = _join([_slice(entry.series.values(), lo, hi) if entry is not None else [], settled])
         fresh = _Entry(lo, hi, {_key(h.labels): h for h in _slice(kept, lo, hi)})

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from ..durations import format_duration, parse_duration, parse_time
@@ -24,6 +26,8 @@ from .promql_filters import LabelMatcher, matchers_from_filters
 DEFAULT_MAX_POINTS = 1000
 #: most points per series promcast returns; larger requests are capped with a notice
 MAX_DATA_POINTS = 11_000
+#: deepest JSON nesting accepted in a body or a payload string (a Grafana query nests about 5 levels)
+MAX_JSON_DEPTH = 64
 
 
 def notice(severity: str, text: str) -> dict[str, str]:
@@ -38,10 +42,47 @@ def parse_json_body(raw: bytes, *, required: bool = True) -> Any:
         if required:
             raise InputError("empty request body: send a JSON object (Grafana's query request)")
         return {}
+    return load_json(text, "body", "malformed JSON body: {exc}")
+
+
+def load_json(text: str, what: str, malformed: str) -> Any:
+    """Strict JSON (no NaN/Infinity) nested at most MAX_JSON_DEPTH deep, or an InputError naming ``what``.
+
+    The depth is measured before decoding, by a linear scan, so neither the decoder nor anything that
+    walks the result later can run out of stack.
+    """
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise InputError(f"bad {what}: JSON nested {depth} levels deep, promcast accepts at most {MAX_JSON_DEPTH}")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError as exc:  # pragma: no cover - json_depth keeps it out of reach
+        raise InputError(f"bad {what}: JSON nested too deeply") from exc
     except ValueError as exc:
-        raise InputError(f"malformed JSON body: {exc}") from exc
+        raise InputError(malformed.format(exc=exc)) from exc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON; send numbers as finite numbers or strings")
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_OPEN = np.zeros(256, dtype=np.int8)
+_OPEN[[ord("["), ord("{")]] = 1
+_OPEN[[ord("]"), ord("}")]] = -1
+
+
+def json_depth(text: str) -> int:
+    """Deepest ``[``/``{`` nesting of JSON ``text`` (strings skipped); linear time, no recursion.
+
+    Strings go first (one regex pass), then the running depth is a cumulative sum over the bytes:
+    a 4 MiB body takes milliseconds, whatever it holds.
+    """
+    rest = _JSON_STRING.sub("", text).encode("utf-8", "replace")
+    if not rest:
+        return 0
+    steps = _OPEN[np.frombuffer(rest, dtype=np.uint8)].astype(np.int32)
+    return max(int(np.cumsum(steps).max()), 0)
 
 
 def require_object(body: Any, what: str = "request body") -> dict:
@@ -97,10 +138,7 @@ class Payload:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return cls({})
         if isinstance(raw, str):
-            try:
-                raw = json.loads(raw)
-            except ValueError as exc:
-                raise InputError(f"bad payload: not valid JSON ({exc})") from exc
+            raw = load_json(raw, "payload", "bad payload: not valid JSON ({exc})")
         if not isinstance(raw, dict):
             raise InputError(f"bad payload: expected a JSON object, got {_json_type(raw)}")
         return cls(raw)
@@ -259,7 +297,9 @@ def parse_query_request(body: Any) -> QueryRequest:
         if interval_ms < 0:
             raise InputError(f"bad intervalMs {body['intervalMs']!r}: must not be negative")
         if interval_ms > 0:
-            min_step = pd.Timedelta(milliseconds=interval_ms)
+            # a step longer than the range gives one point anyway; capped there, it cannot overflow
+            span_ms = max((end - start).value / 1e6, 1000.0)
+            min_step = pd.Timedelta(milliseconds=round(min(interval_ms, span_ms)))
 
     raw_targets = body.get("targets")
     if not isinstance(raw_targets, list):

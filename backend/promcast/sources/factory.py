@@ -22,6 +22,7 @@ def make_source(settings: Settings, kind: str | None = None) -> Source:
             path_prefix=prom.path_prefix,
             max_points_per_request=prom.max_points_per_request,
             query_params=dict(prom.query_params),
+            max_in_flight=prom.max_in_flight,
         )
     from .demo import DemoSource
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
+import threading
 import time
 from datetime import timedelta
 from typing import Any, Mapping
@@ -24,7 +26,7 @@ import pandas as pd
 import requests
 
 from ..durations import parse_duration
-from ..errors import BadQueryError, ConfigError, InputError, UpstreamError, UpstreamTimeout
+from ..errors import BadQueryError, ConfigError, InputError, UpstreamBusy, UpstreamError, UpstreamTimeout
 from .base import History, Source, format_labels
 
 DEFAULT_MAX_POINTS = 10_000
@@ -34,6 +36,10 @@ MIN_POINTS_PER_REQUEST = 100
 _MAX_GET_QUERY = 4096
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 10.0
+#: upstream requests in flight at once, by default
+DEFAULT_MAX_IN_FLIGHT = 8
+#: how long a call waits for a free upstream slot before it answers 503 (short: waiting holds a server thread)
+_SLOT_WAIT = 0.25
 
 Window = tuple[int, int]
 
@@ -62,6 +68,62 @@ _TOO_LARGE: tuple[tuple[re.Pattern, bool], ...] = tuple(
         (r"exceeded (series|chunks|samples|bytes) limit", False),
     )
 )
+
+
+class _Expired(Exception):
+    """The deadline of an upstream exchange passed (internal: becomes UpstreamTimeout)."""
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+
+class _Exchange:
+    """What the exchange thread hands to the waiting thread, and the means to cut it off."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.response: requests.Response | None = None
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._live: requests.Response | None = None
+        self._abandoned = False
+
+    def started(self, response: requests.Response) -> None:
+        with self._lock:
+            self._live = response
+            abandoned = self._abandoned
+        if abandoned:
+            _cut(response)
+
+    def finish(self, *, response: requests.Response | None = None, error: BaseException | None = None) -> None:
+        self.response, self.error = response, error
+        self.done.set()
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            live = self._live
+        if live is not None:
+            _cut(live)
+
+
+def _cut(response: requests.Response) -> None:
+    """End a response's exchange now: shut its socket down (that wakes a blocked read), then close it."""
+    sock = getattr(getattr(getattr(response, "raw", None), "connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    try:
+        response.close()
+    except Exception:  # noqa: BLE001 - already broken; nothing more to do
+        pass
 
 
 class _TooLarge(UpstreamError):
@@ -162,6 +224,7 @@ class PrometheusSource(Source):
         path_prefix: str = "",
         max_points_per_request: int = DEFAULT_MAX_POINTS,
         query_params: Mapping[str, str] | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         parts = urlsplit(str(url).strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -172,6 +235,8 @@ class PrometheusSource(Source):
             raise ConfigError(f"bad Prometheus retries {retries!r}: must be 0 or more")
         if bearer_token and basic_auth:
             raise ConfigError("Prometheus auth: set either a bearer token or basic auth, not both")
+        if int(max_in_flight) < 1:
+            raise ConfigError(f"bad Prometheus max_in_flight {max_in_flight!r}: must be at least 1")
         if max_points_per_request < 1 or max_points_per_request > 11_000:
             raise ConfigError(
                 f"bad max_points_per_request {max_points_per_request}: must be 1..11000 (Prometheus's limit)"
@@ -190,6 +255,9 @@ class PrometheusSource(Source):
         self.window_points = self.max_points_per_request
         #: sent with every API call, e.g. Thanos' max_source_resolution=auto or partial_response=false
         self.query_params = {str(k): str(v) for k, v in (query_params or {}).items()}
+        #: upstream exchanges running now (each in its own thread; a slot is freed when that thread ends)
+        self.max_in_flight = int(max_in_flight)
+        self._slots = threading.BoundedSemaphore(self.max_in_flight)
 
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
@@ -296,23 +364,23 @@ class PrometheusSource(Source):
             params = {**self.query_params, **params}
         post = allow_post and sum(len(str(v)) for v in params.values()) > _MAX_GET_QUERY
         attempts = self.retries + 1
+        deadline = _Deadline(self.timeout)  # the whole exchange: connect, every read, retries, backoff
         for attempt in range(attempts):
             last_try = attempt == attempts - 1
             try:
-                if post:
-                    response = self._session.post(url, data=params, timeout=self.timeout)
-                else:
-                    response = self._session.get(url, params=params, timeout=self.timeout)
-            except requests.exceptions.ReadTimeout as exc:
-                raise UpstreamTimeout(f"{self.description} did not answer within {self.timeout:g}s") from exc
+                response = self._exchange(post, url, params, deadline)
+            except (requests.exceptions.ReadTimeout, _Expired) as exc:
+                raise self._timeout() from exc
             except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                if last_try:
+                if deadline.remaining() <= 0:
+                    raise self._timeout() from exc
+                delay = self._delay(attempt, None)
+                if last_try or delay >= deadline.remaining():
                     raise UpstreamError(f"{self.description} is unreachable: {_short_reason(exc)}") from exc
-                self._sleep(attempt, None)
+                time.sleep(delay)
                 continue
             except requests.exceptions.RequestException as exc:
                 raise UpstreamError(f"{self.description} request failed: {_short_reason(exc)}") from exc
-
             status = response.status_code
             if status < 400:
                 return self._data(response, path, decode)
@@ -323,19 +391,64 @@ class PrometheusSource(Source):
                 if remember is not None:
                     raise _TooLarge(f"HTTP {status}: {text}", remember)
             if status in _RETRY_STATUSES and body.get("errorType") != "timeout" and not last_try:
-                self._sleep(attempt, response.headers.get("Retry-After"))
-                continue
+                delay = self._delay(attempt, response.headers.get("Retry-After"))
+                if delay < deadline.remaining():  # else: no time left to ask again, report this answer
+                    time.sleep(delay)
+                    continue
             raise self._error(response, body, path, attempt + 1)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
         delay = self.backoff * (2**attempt)
         if retry_after:
             try:
                 delay = max(delay, min(float(retry_after), _MAX_RETRY_AFTER))
             except ValueError:
                 pass  # an HTTP date; the exponential delay is good enough
-        time.sleep(delay)
+        return delay
+
+    # ------------------------------------------------------------------ deadline and slots
+
+    def _timeout(self) -> UpstreamTimeout:
+        return UpstreamTimeout(f"{self.description} did not answer within {self.timeout:g}s")
+
+    def _exchange(self, post: bool, url: str, params: Mapping[str, str], deadline: "_Deadline") -> requests.Response:
+        """One HTTP request and its whole body, in a thread of its own, waited for until the deadline.
+
+        The calling (server) thread returns when the deadline passes however the upstream behaves
+        (hanging, or dripping a byte at a time, which no per-read timeout catches); the exchange is
+        then cut off by shutting its socket down. Each exchange holds one of ``max_in_flight`` slots
+        until its thread ends, so a slow upstream can never hold more threads than that.
+        """
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise _Expired()
+        if not self._slots.acquire(timeout=min(_SLOT_WAIT, remaining)):
+            raise UpstreamBusy(
+                f"{self.description} is slow: {self.max_in_flight} requests to it are already in flight "
+                "(prometheus.max_in_flight); try again shortly")
+        exchange = _Exchange()
+
+        def run() -> None:
+            try:
+                kwargs = {"data": params} if post else {"params": params}
+                response = self._session.request("POST" if post else "GET", url, stream=True,
+                                                 timeout=(min(self.timeout, remaining), remaining), **kwargs)
+                exchange.started(response)
+                response.content  # noqa: B018 - the whole body, read here (cut off at the deadline)
+                exchange.finish(response=response)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                exchange.finish(error=exc)
+            finally:
+                self._slots.release()
+
+        threading.Thread(target=run, name="promcast-upstream", daemon=True).start()
+        if not exchange.done.wait(max(deadline.remaining(), 0)):
+            exchange.abandon()
+            raise _Expired()
+        if exchange.error is not None:
+            raise exchange.error
+        return exchange.response
 
     def _data(self, response: requests.Response, path: str, decode) -> Any:
         try:

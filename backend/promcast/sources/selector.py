@@ -8,14 +8,15 @@ refused with a message that says to point promcast at a real Prometheus.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 import promql_parser
+import re2
 
 from ..errors import BadQueryError
 from ..promql import parse as parse_promql
+from ..promql_bounds import check_promql
 
 #: matcher operators, as written in PromQL, by promql-parser's MatchOp member name
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
@@ -28,20 +29,13 @@ class Matcher:
     name: str
     op: str
     value: str
-    _regex: re.Pattern | None = field(default=None, compare=False, repr=False)
+    _regex: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.op not in _OPS.values():
             raise ValueError(f"unknown matcher operator {self.op!r}")
         if self.op in ("=~", "!~") and self._regex is None:
-            try:
-                # Prometheus anchors regexes at both ends and lets "." match newlines (3.x).
-                regex = re.compile(_to_python_regex(self.value), re.DOTALL)
-            except re.error as exc:
-                raise BadQueryError(
-                    f"bad PromQL: regex {self.value!r} for label {self.name!r}: {exc}"
-                ) from exc
-            object.__setattr__(self, "_regex", regex)
+            object.__setattr__(self, "_regex", compile_label_regex(self.value, self.name))
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """Whether ``labels`` satisfy this matcher (absent labels are "")."""
@@ -86,6 +80,7 @@ def parse_selector(expr: str) -> Selector:
     """Parse ``expr`` into a :class:`Selector`, or raise BadQueryError naming the problem."""
     if not isinstance(expr, str):
         raise BadQueryError(f"bad PromQL: expected a string, got {type(expr).__name__}")
+    check_promql(expr)  # before the native parser: deep nesting overflows its stack
     try:
         node = parse_promql(expr)
     except (ValueError, TypeError) as exc:
@@ -140,26 +135,29 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-#: RE2's POSIX bracket classes (valid inside [...]), which Python's re lacks
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f", "digit": "0-9", "graph": "!-~", "lower": "a-z",
-    "print": " -~", "punct": "!-/:-@\\[-`{-~", "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z",
-    "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
-}
-_POSIX = re.compile(r"\[:(\^?)(" + "|".join(_POSIX_CLASSES) + r"):\]")
-_END_OF_TEXT = re.compile(r"(?<!\\)((?:\\\\)*)\\z")
+def _re2_options() -> "re2.Options":
+    options = re2.Options()
+    options.dot_nl = True  # Prometheus 3: "." matches newlines too
+    options.log_errors = False  # a bad pattern is the user's error, reported as a 400, not logged by RE2
+    return options
 
 
-def _to_python_regex(pattern: str) -> str:
-    """Translate the RE2 syntax Prometheus accepts but Python spells differently."""
-    def posix(m: re.Match) -> str:
-        if m.group(1):  # negated class inside a bracket has no simple Python spelling
-            raise re.error(f"negated POSIX class [:^{m.group(2)}:] is not supported here")
-        return _POSIX_CLASSES[m.group(2)]
+_RE2_OPTIONS = _re2_options()
 
-    # RE2's \z (end of text) is Python's \Z; an escaped backslash before "z" stays as it is
-    return _END_OF_TEXT.sub(r"\1\\Z", _POSIX.sub(posix, pattern))
+
+def compile_label_regex(pattern: str, label: str = "label"):
+    """A label regex as Prometheus runs it: RE2 syntax, anchored at both ends, linear-time matching.
+
+    RE2 (google-re2, the library Go's regexp follows) never backtracks, so a pattern like
+    ``(.*)*z`` costs time linear in the value, and it releases the interpreter lock while matching.
+    Use ``.fullmatch`` for Prometheus' anchoring.
+    """
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        raise BadQueryError(f"bad PromQL: regex {pattern!r} for label {label!r}: {reason}") from exc
 
 
 def _escape(value: str) -> str:

@@ -50,6 +50,7 @@ def scrape(client, **kwargs) -> list[tuple[dict, float]]:
     response = client.get(PATH, **kwargs)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "text/plain"
+    assert response.headers["Content-Type"].count("charset") == 1  # issue 18: it came twice
     return parse_exposition(response.get_data(as_text=True))
 
 

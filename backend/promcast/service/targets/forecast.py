@@ -14,7 +14,7 @@ import pandas as pd
 from ...models import FORECAST_COLUMNS
 from ..frames import Points, field_name, legends, series_frame, thin
 from ..request import Payload, TargetQuery, capped_duration, parse_interval
-from ..timegrid import grid, grid_start, panel_step
+from ..timegrid import floor_time, grid, grid_start, panel_step
 from .base import (EXPR, HISTORY, HORIZON, INTERVAL, LEGEND, MODEL, QueryContext, Target, TargetResult,
                    fitted_series, no_series)
 
@@ -38,7 +38,10 @@ class Forecast(Target):
 
         req = ctx.request
         step = panel_step(req.start, req.end + horizon, req.max_points, req.min_step)
-        visible = ctx.fetch(expr, grid_start(req.start, step), req.end, step)
+        first = grid_start(req.start, step)
+        if first > req.end:  # a step sized for range + horizon can skip the whole range: take the step before
+            first = floor_time(req.end, step)
+        visible = ctx.fetch(expr, first, req.end, step)
         if not visible:
             return no_series(expr, req.start, req.end)
         names = legends([h.labels for h in visible], template)
