@@ -17,7 +17,9 @@ sys.path.insert(0, str(REPO / "tests"))
 @pytest.fixture(scope="session")
 def nab_dir() -> Path:
     if not (NAB_DIR / "windows.json").exists():
-        pytest.skip(f"NAB data not found at {NAB_DIR}")
+        import tools
+
+        tools.missing(f"NAB data not found at {NAB_DIR}")
     return NAB_DIR
 
 

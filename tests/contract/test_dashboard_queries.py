@@ -9,9 +9,6 @@ Grafana-shaped ``/query`` requests through the Flask test client, and hands the 
 matchers. What must hold: every target is listed by ``/grafana/metrics``, every filled-in payload
 parses, every panel gets data from the demo source, and every field name an override or a
 ``fillBelowTo`` refers to is a field Grafana will have (so the band is drawn and the actual is on top).
-
-The maintenance targets come with their own issue: their panels are skipped while ``/grafana/metrics``
-does not list them, and checked as soon as it does.
 """
 
 from __future__ import annotations
@@ -170,15 +167,14 @@ def run_panel(client, dashboard, panel, values, mode) -> list[dict]:
 
 
 def expand(client, dashboard, resolved: Resolved, listed) -> list[tuple[dict, dict]]:
-    """``(panel, values)`` for every promcast panel, one per repeat value; skips unlisted maintenance targets."""
+    """``(panel, values)`` for every promcast panel, one per repeat value; every target must be listed."""
     out = []
     for panel in iter_panels(dashboard):
         queries = promcast_targets(panel)
         if not queries:
             continue
         absent = sorted({q["target"] for q in queries} - set(listed))
-        if absent:
-            continue
+        assert not absent, f"panel {panel['title']!r}: targets {absent} are not listed by /grafana/metrics"
         repeat = panel.get("repeat")
         for value in resolved.repeat_values(repeat) if repeat else [None]:
             values = dict(resolved.values)
@@ -222,30 +218,18 @@ def every_target(dashboard):
         yield f"annotation {annotation['name']}", query
 
 
-MAINTENANCE_TARGETS = {"disk_exhaustion", "memory_leak", "capacity"}
-
-
-def skip_if_nothing_served(uid, drawn, listed):
-    """Skip a dashboard whose panels all wait for maintenance targets the service does not list yet."""
-    if not drawn[uid]:
-        pending = sorted({q["target"] for _w, q in every_target(DASHBOARDS[uid])} - set(listed))
-        assert pending and set(pending) <= MAINTENANCE_TARGETS, f"{uid}: no panel could run"
-        pytest.skip(f"{uid}: maintenance targets not served yet: {pending}")
+def assert_panels_ran(uid, drawn, listed):
+    """Every promcast dashboard must have run panels (all its targets are served)."""
+    assert drawn[uid], f"{uid}: no panel could run"
 
 
 @pytest.mark.parametrize("uid", PROMCAST_DASHBOARDS)
 def test_every_target_is_listed_and_sends_only_payload_keys_it_advertises(uid, client, listed):
-    pending = []
     for where, query in every_target(DASHBOARDS[uid]):
         name = query["target"]
-        if name not in listed:
-            assert name in MAINTENANCE_TARGETS, f"{uid} {where}: target {name!r} is not listed by /grafana/metrics"
-            pending.append(name)
-            continue
+        assert name in listed, f"{uid} {where}: target {name!r} is not listed by /grafana/metrics"
         keys = set(fill_payload(query["payload"], _placeholders(DASHBOARDS[uid])))
         assert keys <= listed[name], f"{uid} {where}: payload keys {sorted(keys - listed[name])} are not {name}'s"
-    if pending:
-        pytest.skip(f"maintenance targets not served yet: {sorted(set(pending))}")
 
 
 def _placeholders(dashboard):
@@ -254,7 +238,7 @@ def _placeholders(dashboard):
 
 @pytest.mark.parametrize("uid", PROMCAST_DASHBOARDS)
 def test_every_panel_shows_demo_data_without_errors(uid, drawn, listed):
-    skip_if_nothing_served(uid, drawn, listed)
+    assert_panels_ran(uid, drawn, listed)
     for panel, values, answer, _grafana in drawn[uid]:
         where = f"{uid} panel {panel['id']} {panel['title']!r} ({values.get(panel.get('repeat'))})"
         errors = [n["text"] for e in answer for n in (e.get("meta") or {}).get("notices", [])
@@ -268,7 +252,7 @@ def test_every_panel_shows_demo_data_without_errors(uid, drawn, listed):
 
 @pytest.mark.parametrize("uid", PROMCAST_DASHBOARDS)
 def test_overrides_and_fill_below_to_name_fields_grafana_has(uid, drawn, listed):
-    skip_if_nothing_served(uid, drawn, listed)
+    assert_panels_ran(uid, drawn, listed)
     for panel, values, _answer, grafana in drawn[uid]:
         where = f"{uid} panel {panel['id']} {panel['title']!r} ({values.get(panel.get('repeat'))})"
         names = {f["name"] for frame in grafana["frames"] for f in frame}

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import tools
+
 import prom_harness  # tests/ is on sys.path (tests/conftest.py)
 from prom_harness import MetricSeries, PrometheusServer
 
@@ -50,7 +52,7 @@ def prometheus_factory(tmp_path_factory) -> Callable[..., ServedHistory]:
     """``factory(series_list, key=None, **server_args) -> ServedHistory``; same key, same server."""
     missing = prom_harness.binaries_missing()
     if missing:
-        pytest.skip(f"{', '.join(missing)} not found: {prom_harness.INSTALL_HINT}")
+        tools.missing(f"{', '.join(missing)} not found: {prom_harness.INSTALL_HINT}")
     servers: dict[object, ServedHistory] = {}
 
     def factory(series_list: Sequence[MetricSeries], key: object = None, **server_args) -> ServedHistory:

@@ -16,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import tools
+
 import prom_harness
 from conftest import run_cli
 from promcast.config import load_settings
@@ -33,7 +35,7 @@ def scheduler(tmp_path_factory):
     """``dask scheduler`` plus ``dask worker --nworkers 2 --nthreads 1`` on loopback."""
     dask_cli = Path(sys.executable).with_name("dask")
     if not dask_cli.exists() and shutil.which("dask") is None:
-        pytest.skip("the dask command (dask[distributed]) is not installed")
+        tools.missing("the dask command (dask[distributed]) is not installed")
     dask_cli = str(dask_cli if dask_cli.exists() else shutil.which("dask"))
     port = prom_harness.free_port()
     address = f"tcp://127.0.0.1:{port}"

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import tools
+
 from promcast.errors import InputError, UnknownNameError
 from promcast.evaluation import nab
 from promcast.evaluation.corpus import load_corpus, windows_by_path
@@ -326,7 +328,7 @@ def test_load_corpus_missing_folder_or_labels(tmp_path):
 # --- the real 28-file corpus ----------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not REAL_NAB.is_dir(), reason="shared NAB data not present")
+@tools.unless_present(REAL_NAB.is_dir(), "shared NAB data not present")
 def test_real_corpus_null_is_0_and_oracle_is_100():
     files = load_corpus(REAL_NAB)
     assert len(files) == 28 and sum(len(f.windows) for f in files) == 36

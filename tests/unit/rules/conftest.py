@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+import tools
+
 from promcast.rules.spec import parse_spec
 
 END = "2024-05-06T12:00:00Z"
-needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+needs_promtool = tools.unless_present(shutil.which("promtool") is not None, "promtool not installed")
 
 
 def spec_from(targets: list[dict], **top) -> object:

@@ -12,6 +12,8 @@ import subprocess
 
 import pytest
 
+import tools
+
 from .golden import GOLDEN, case_format, cases, generate, join, split
 
 UPDATE = os.environ.get("PROMCAST_UPDATE_GOLDEN") == "1"
@@ -47,7 +49,7 @@ def test_generation_is_byte_identical_across_runs():
     assert join(generate(case)) == join(generate(case))
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+@tools.unless_present(shutil.which("promtool") is not None, "promtool not installed")
 @pytest.mark.parametrize("case", cases())
 def test_golden_output_passes_promtool(case, tmp_path):
     files = split((GOLDEN / f"out-{case}.yaml").read_text(encoding="utf-8"))
@@ -79,7 +81,7 @@ MUTATIONS = [
 ]
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+@tools.unless_present(shutil.which("promtool") is not None, "promtool not installed")
 @pytest.mark.parametrize("case, pattern, replacement", MUTATIONS)
 def test_golden_tests_catch_a_broken_rule(case, pattern, replacement, tmp_path):
     import re
