@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 ENV_PREFIX = "PROMCAST_"
 CONFIG_ENV = "PROMCAST_CONFIG"
+#: PROMCAST_* variables that are not settings (the config file's path; switches of the test suite)
+NOT_SETTINGS_ENV = frozenset({CONFIG_ENV, "PROMCAST_REQUIRE_INTEGRATION", "PROMCAST_UPDATE_GOLDEN"})
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -397,7 +399,7 @@ def _read_env(environ: Mapping[str, str]) -> dict[str, Any]:
     by_env = {env_name(key): key for key in _FIELDS}
     flat = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS_ENV:
             continue
         if name in by_env:
             flat[by_env[name]] = value
