@@ -121,6 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Dask scheduler, e.g. tcp://HOST:8786 (default: executor.scheduler, "
                         "$DASK_SCHEDULER_ADDRESS, else a LocalCluster with 2 workers)")
 
+    p = sub.add_parser(
+        "remediate", help="act on promcast's alerts from Alertmanager (PVC expansion, rolling restart, replicas)",
+        description="Serve an Alertmanager webhook receiver (POST /alertmanager, payload version 4; GET /healthz, "
+                    "/metrics) that turns firing promcast alerts into bounded Kubernetes actions: expand a PVC, "
+                    "restart a leaking workload, raise an HPA's maxReplicas. Dry-run unless the config says "
+                    "dry_run: false; only allow-listed namespaces; a cooldown per object and a global rate limit; "
+                    "every decision is one JSON line in the audit log. See docs/remediation.md.",
+        epilog="Alertmanager: a receiver with webhook_configs: [{url: http://HOST:PORT/alertmanager}].")
+    p.set_defaults(handler=_cmd_remediate)
+    p.add_argument("--config", required=True, metavar="remediation.yaml", help="remediation config (see docs/remediation.md)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=9095, help="port to listen on (default: 9095)")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log verbosity")
+
     p = command("provision", "create the datasource and dashboards in Grafana", _cmd_provision)
     p.add_argument("--grafana-url", required=True, metavar="URL")
     p.add_argument("--token", help="Grafana service account token")
@@ -197,6 +211,15 @@ def _cmd_serve(args) -> int:
                                   "prometheus.url": args.prometheus_url, "exported.spec": args.rules_spec,
                                   "store.dir": args.store})
     run_server(settings)
+    return 0
+
+
+def _cmd_remediate(args) -> int:
+    from .remediation.server import run_remediation
+
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port {args.port} is not a TCP port (1-65535)")
+    run_remediation(args.config, args.host, args.port)
     return 0
 
 
