@@ -1,4 +1,4 @@
-"""promcast's Grafana dashboards: the checks they must pass, and provisioning them through grafana-client.
+r"""promcast's Grafana dashboards: the checks they must pass, and provisioning them through grafana-client.
 
 Checks (pure functions, used by the tests and by :func:`provision` before it writes anything):
 :func:`lint_dashboard` finds what would make Grafana draw something other than what we meant, and

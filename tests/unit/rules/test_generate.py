@@ -139,6 +139,8 @@ def test_every_kind_parses_and_stays_within_prometheus_2_42():
             assert functions_used(rule.expr) <= PROMETHEUS_2_42_FUNCTIONS, rule.expr
             assert rule.labels["promcast_target"] == group.target
             if rule.alert:
+                assert rule.labels["promcast_kind"] == group.kind
+            if rule.alert:
                 assert {"summary", "description", "learned"} <= set(rule.annotations)
                 assert rule.labels["severity"] in ("warning", "critical", "info")
     yhat = rules_by_name(groups.groups[2])["promcast:lat:yhat"][0].expr

@@ -29,7 +29,10 @@ def record_labels(target: Target) -> dict[str, str]:
 
 
 def alert_labels(target: Target, severity: str) -> dict[str, str]:
-    return {**target.labels, "promcast_target": target.name, "severity": severity}
+    """Every alert says which target and which kind of prediction it comes from (``promcast remediate`` and
+    Alertmanager routes read them); the object labels (namespace, persistentvolumeclaim, pod, ...) come
+    with the metric's series."""
+    return {**target.labels, "promcast_target": target.name, "promcast_kind": target.kind, "severity": severity}
 
 
 def pct(fraction: float) -> str:
