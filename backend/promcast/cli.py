@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit-expr", metavar="PROMQL", help="memory limit expression (memory, from Prometheus)")
     p.add_argument("--headroom", default="0.2", help="capacity headroom fraction (default: 0.2)")
     p.add_argument("--horizon", default="30d", metavar="DUR", help="capacity planning horizon (default: 30d)")
+    p.add_argument("--unit-cost", metavar="PRICE", help="capacity: price of one unit of capacity per --cost-period; "
+                                                        "adds current_cost, recommended_cost, monthly_delta")
+    p.add_argument("--cost-period", default="30d", metavar="DUR", help="capacity: the period --unit-cost is for "
+                                                                       "(default: 30d)")
     p.add_argument("--format", choices=["json", "table"], default="json", help="output format (default: json)")
     p.add_argument("--plot", metavar="OUT.png", help="draw history, projection and limit into a PNG")
 
@@ -354,6 +358,11 @@ def _cmd_predict(args) -> int:
     if args.kind == "capacity":
         options["headroom"] = _fraction(args.headroom, "--headroom")
         options["horizon"] = parse_duration(args.horizon, what="--horizon")
+        if args.unit_cost is not None:
+            options["unit_cost"] = _price(args.unit_cost, "--unit-cost")
+            options["cost_period"] = parse_duration(args.cost_period, what="--cost-period")
+    elif args.unit_cost is not None:
+        raise InputError("--unit-cost applies to predict capacity only")
     if (args.size_expr or args.limit_expr) and getattr(args, "input", None):
         raise InputError("--size-expr and --limit-expr need a source (--prometheus-url or --source demo), not --input")
     if args.kind == "disk" and args.size_expr and args.capacity:
@@ -431,6 +440,16 @@ def _fraction(text, what: str) -> float:
         value = -1.0
     if not 0.0 <= value < 1.0:
         raise InputError(f"bad {what} {text!r}: expected a fraction from 0 up to 1, e.g. 0.2")
+    return value
+
+
+def _price(text, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0.0 or value == float("inf"):
+        raise InputError(f"bad {what} {text!r}: expected a price of 0 or more, e.g. 12.5")
     return value
 
 

@@ -169,6 +169,17 @@ def test_capacity_without_a_crossing_has_no_scale_up_date(client):
     assert row["peak_forecast"] < 40_000
 
 
+def test_capacity_costs_and_scale_down_with_a_unit_cost(client):
+    (row,) = table_of(ask(client, target("A", "capacity", {**LOAD, "capacity": "50k", "unit_cost": "2",
+                                                              "cost_period": "30d"})))
+    assert row["current_cost"] == pytest.approx(100_000)
+    assert row["monthly_delta"] == pytest.approx(row["recommended_cost"] - 100_000, abs=0.02)
+    assert row["monthly_delta"] < 0
+    assert isinstance(row["scale_down_date"], str) and pd.Timestamp(row["scale_down_date"]) <= NOW
+    (plain,) = table_of(ask(client, target("A", "capacity", LOAD)))
+    assert plain["current_cost"] == "" and plain["scale_down_date"] == ""
+
+
 def test_capacity_is_fitted_once_for_the_table_and_the_projection_panel(make_client):
     client = make_client()
     cache = client.application.extensions["promcast.cache"]
@@ -193,6 +204,7 @@ def test_capacity_is_fitted_once_for_the_table_and_the_projection_panel(make_cli
     ("capacity", {**LOAD, "model": "iforest"}, "does not forecast"),
     ("capacity", {**LOAD, "model": "nope"}, "unknown model"),
     ("capacity", {**LOAD, "horizon": "soon"}, "payload.horizon"),
+    ("capacity", {**LOAD, "unit_cost": "-3"}, "bad payload.unit_cost"),
     ("memory_leak", {**MEMORY, "expr": "process_resident_memory_bytes{"}, ""),
 ])
 def test_bad_payloads_are_400_naming_what_to_fix(client, name, payload, message):
