@@ -10,7 +10,8 @@ limits and memory):
 - a **profile** by hour of the week (14 days of history or more), else by hour of the day (2 days or
   more): busy hours and quiet weekends;
 - a **level** from the latest week (or the latest day), so a deploy that changed the footprint counts
-  and an old regime does not;
+  and an old regime does not; when growth started in the latest half of the history (a leak, a
+  launch), the profile, level and spread come from that half only;
 - an **upper bound**: the residuals' ``(1 + interval) / 2`` quantile over the same recent window plus
   the trend's own uncertainty growing with the lead time (memory cannot be throttled: its limit
   follows this bound).
@@ -51,10 +52,16 @@ class PeakForecaster(BaseEstimator):
             raise InputError(f"only {len(values)} hours of usage; give at least six hours of history")
         index = pd.DatetimeIndex(values.index)
         span = index[-1] - index[0]
-        t = np.asarray((index - index[0]) / DAY, dtype=float)
+        self.origin_ = index[0].floor("D")  # days are UTC calendar days
+        t = np.asarray((index - self.origin_) / DAY, dtype=float)
         y = values.to_numpy()
-        self.origin_ = index[0]
-        self.slope_, self.slope_se_, self.t_mean_ = _trend(t, y, self.min_trend_t)
+        weekday = _phase(index, 168) // 24 if span >= 2 * WEEK - DAY else None
+        self.slope_, self.slope_se_, self.t_mean_, since = _trend(t, y, self.min_trend_t, weekday)
+        # profile, level and spread come from the span the trend describes (all of it, or the latest
+        # half when growth started there), so a regime the trend does not fit does not bend them
+        window = t >= since
+        index, t, y = index[window], t[window], y[window]
+        span = index[-1] - index[0]
         self.period_ = 168 if span >= 2 * WEEK - DAY else (24 if span >= 2 * DAY - HOUR else 1)
         phase = _phase(index, self.period_)
         detrended = y - self.slope_ * t
@@ -67,7 +74,7 @@ class PeakForecaster(BaseEstimator):
         recent = t >= t[-1] - max(7.0 if self.period_ == 168 else 1.0, self.period_ / 24.0) + 1e-9
         base = detrended - profile[phase]
         self.level_ = float(base[recent].mean())
-        residual = base[recent] - self.level_
+        residual = base - self.level_
         quantile = 1.0 - (1.0 - float(self.interval)) / 2.0
         self.upper_offset_ = float(max(0.0, np.quantile(residual, quantile)))
         self.z_ = float(stats.norm.ppf(quantile))
@@ -80,8 +87,7 @@ class PeakForecaster(BaseEstimator):
             raise NotFittedError("PeakForecaster is not fitted yet; call fit(hourly) first")
         index = pd.date_range(self.last_ + HOUR, self.last_ + pd.Timedelta(horizon), freq=HOUR)
         t = np.asarray((index - self.origin_) / DAY, dtype=float)
-        t_last = (self.last_ - self.origin_) / DAY
-        yhat = self.level_ + self.slope_ * (t - t_last) + self.profile_[_phase(index, self.period_)]
+        yhat = self.level_ + self.slope_ * t + self.profile_[_phase(index, self.period_)]
         spread = self.z_ * self.slope_se_ * np.abs(t - self.t_mean_) if self.slope_ > 0 else 0.0
         upper = yhat + self.upper_offset_ + spread
         return pd.DataFrame({"yhat": np.clip(yhat, 0.0, None), "yhat_upper": np.clip(upper, 0.0, None)}, index=index)
@@ -93,16 +99,56 @@ def _phase(index: pd.DatetimeIndex, period: int) -> np.ndarray:
     return np.mod(hours + 72, period) if period > 1 else np.zeros(len(index), dtype=np.int64)
 
 
-def _trend(t: np.ndarray, y: np.ndarray, min_t: float) -> tuple[float, float, float]:
-    """Slope per day of the daily means, its standard error and the mean time; slope 0 unless clear growth."""
+def _trend(t: np.ndarray, y: np.ndarray, min_t: float,
+           weekday: np.ndarray | None = None) -> tuple[float, float, float, float]:
+    """Growth per day of the daily means, its standard error, the mean time of the fit it came from and
+    where that fit's data starts (days since the origin).
+
+    Two fits: the whole history (beside a day-of-week effect when ``weekday`` is given, so quiet
+    weekends do not read as a trend) and its latest half (on the daily means less that day-of-week
+    effect), because growth that started a week ago (a leak, a launch) is what the weeks ahead will
+    see. The steeper *clear* growth wins (t-statistic at least ``min_t``); none: slope 0.
+    """
     day = np.floor(t).astype(int)
-    days = np.unique(day)
-    if len(days) < 3:
-        return 0.0, 0.0, float(t.mean())
-    means = np.array([y[day == d].mean() for d in days])
+    days, counts = np.unique(day, return_counts=True)
+    days = days[counts >= 20]  # whole days only: a partial day's mean is its hours', not the day's
     x = days.astype(float) + 0.5
-    fit = stats.linregress(x, means)
-    se = float(fit.stderr) if np.isfinite(fit.stderr) else 0.0
-    if fit.slope > 0 and (se == 0.0 or fit.slope / se >= min_t):
-        return float(fit.slope), se, float(x.mean())
-    return 0.0, se, float(x.mean())
+    means = np.array([y[day == d].mean() for d in days])
+    effect = np.zeros(len(days))
+    columns = [np.ones(len(days)), x]
+    dow = None
+    if weekday is not None:
+        dow = np.array([weekday[day == d][0] for d in days])
+        present = [k for k in range(7) if (dow == k).any()]
+        columns += [(dow == k).astype(float) for k in present[1:]]
+    best = (0.0, 0.0, float(x.mean()) if len(x) else float(t.mean()), float(t[0]))
+    fit = _ols(np.column_stack(columns), means)
+    if fit is not None:
+        coef, se = fit
+        if dow is not None:
+            for i, k in enumerate(present[1:]):
+                effect[dow == k] = coef[2 + i]
+        best = _keep(coef[1], se, min_t, x, best, float(t[0]))
+    recent = x >= x[-1] - len(x) / 2.0 if len(x) else x
+    if recent.sum() >= 5:
+        fit = _ols(np.column_stack([np.ones(recent.sum()), x[recent]]), (means - effect)[recent])
+        if fit is not None:
+            best = _keep(fit[0][1], fit[1], min_t, x[recent], best, float(x[recent][0] - 0.5))
+    return best
+
+
+def _ols(design: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Least-squares coefficients and the slope's (column 1) standard error; None without 2 degrees of freedom."""
+    dof = len(target) - design.shape[1]
+    if dof < 2:
+        return None
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    residual = target - design @ coef
+    cov = float(residual @ residual) / dof * np.linalg.pinv(design.T @ design)
+    return coef, float(np.sqrt(max(cov[1, 1], 0.0)))
+
+
+def _keep(slope: float, se: float, min_t: float, x: np.ndarray, best: tuple, since: float) -> tuple:
+    if slope > best[0] and slope > 0 and (se == 0.0 or slope / se >= min_t):
+        return float(slope), float(se), float(x.mean()), since
+    return best
