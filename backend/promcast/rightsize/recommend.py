@@ -2,8 +2,10 @@
 
 :class:`Rightsizer` forecasts with :class:`~promcast.rightsize.peaks.PeakForecaster` over the horizon:
 
-- **CPU request**: the highest forecast *hourly mean* over the horizon (the busy hour of the coming
-  weeks, trend included). CPU is compressible: a busy minute above the request borrows idle cores;
+- **CPU request**: the ``cpu_percentile`` (0.9, VPA's target percentile) of the forecast *hourly mean*
+  over the horizon: VPA's rule applied to the weeks ahead (trend and busy hours included) instead of
+  the days behind, so no safety margin for growth is needed. CPU is compressible: a busy minute above
+  the request borrows idle cores;
 - **CPU limit**: the highest *upper bound* of the forecast *hourly maximum*, plus ``limit_margin``:
   throttling only where even the upper bound is wrong;
 - **memory request**: the highest forecast hourly maximum of the working set;
@@ -61,8 +63,9 @@ class Rightsizer(BaseEstimator):
     """
 
     def __init__(self, horizon: str = "30d", interval: float = 0.95, limit_margin: float = 0.1,
-                 min_cpu: float = 0.01, min_memory: float = 32 * MIB):
+                 cpu_percentile: float = 0.9, min_cpu: float = 0.01, min_memory: float = 32 * MIB):
         self.horizon = horizon
+        self.cpu_percentile = cpu_percentile
         self.interval = interval
         self.limit_margin = limit_margin
         self.min_cpu = min_cpu
@@ -82,7 +85,7 @@ class Rightsizer(BaseEstimator):
         self.cpu_growth_ = mean_model.slope_
         self.memory_growth_ = memory_model.slope_
         self.last_ = memory_model.last_
-        cpu_request = max(self.min_cpu, float(self.cpu_mean_["yhat"].max()))
+        cpu_request = max(self.min_cpu, float(np.quantile(self.cpu_mean_["yhat"], self.cpu_percentile)))
         cpu_limit = max(cpu_request, float(self.cpu_peak_["yhat_upper"].max()) * margin)
         memory_request = max(self.min_memory, float(self.memory_["yhat"].max()))
         memory_limit = max(memory_request, float(self.memory_["yhat_upper"].max()) * margin)
