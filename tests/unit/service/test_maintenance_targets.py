@@ -275,3 +275,40 @@ def test_a_constant_series_is_not_a_leak(make_client, tmp_path):
     (row,) = table_of(answer)
     assert (row["is_leak"], row["time_to_oom_hours"]) == ("false", "")
     assert {v for v, _t in series(answer)["projection"]} == {3e8}
+
+
+# ---------------------------------------------------------------------------------------------- rightsize
+RIGHTSIZE = {"history": "7d", "horizon": "30d", "cpu_cost": "23", "memory_cost": "3.2"}
+
+
+def test_rightsize_lists_risks_first_then_savings(client):
+    (row, *rest) = rows = table_of(ask(client, target("A", "rightsize", RIGHTSIZE)))
+    assert len(rows) == 6
+    risky = [r for r in rows if r["risk_now"] != "none"]
+    assert {r["workload"] for r in risky} == {"deployment/search", "statefulset/cart-redis"}
+    assert rows[: len(risky)] == risky
+    calm = rows[len(risky):]
+    assert [r["monthly_delta"] for r in calm] == sorted(r["monthly_delta"] for r in calm)
+    assert calm[0]["workload"] in {"deployment/frontend", "deployment/reporting"}
+    frontend = next(r for r in rows if r["workload"] == "deployment/frontend")
+    assert frontend["pods"] == 3 and frontend["memory_request"] == 2**30
+    assert frontend["recommended_memory_request"] < 2**28 and frontend["monthly_delta"] < 0
+
+
+def test_rightsize_top_namespace_and_ad_hoc_filters(client):
+    assert len(table_of(ask(client, target("A", "rightsize", {**RIGHTSIZE, "top": "2"})))) == 2
+    assert {r["namespace"] for r in table_of(ask(client, target("A", "rightsize", {**RIGHTSIZE, "namespace": "data"})))} \
+        == {"data"}
+    filtered = ask(client, target("A", "rightsize", RIGHTSIZE),
+                   filters=[{"key": "namespace", "operator": "=", "value": "monitoring"}])
+    assert {r["namespace"] for r in table_of(filtered)} == {"monitoring"}
+
+
+@pytest.mark.parametrize("payload,message", [
+    ({"cpu_cost": "23"}, "payload.memory_cost"),
+    ({"cpu_cost": "x", "memory_cost": "1"}, "payload.cpu_cost"),
+    ({"horizon": "soon"}, "payload.horizon"),
+])
+def test_rightsize_bad_payloads_are_400(client, payload, message):
+    answer = ask(client, target("A", "rightsize", payload), status=400)
+    assert message in answer["error"]["message"]
