@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", default="now", metavar="TIME", help="end of the history: ISO time, epoch or 'now' (default)")
     p.add_argument("--format", choices=["table", "json", "yaml"], default="table",
                    help="table (default), json (one object per container) or yaml (patches for kubectl apply)")
+    p.add_argument("--vpa", action="store_true", help="with --format yaml: VerticalPodAutoscalers in recommendation-only "
+                                                    "mode (updateMode Off) held at or above the forecast requests")
     p.add_argument("--cpu-cost", metavar="C", help="price of one core of requests per month (30 days), e.g. 23 or €23")
     p.add_argument("--memory-cost", metavar="M", help="price of one GiB of requests per month (30 days), e.g. 3.2")
     p.add_argument("--currency", metavar="SYMBOL", help="currency symbol to print (default: the one in the costs, else $)")
@@ -496,6 +498,8 @@ def _cmd_rightsize(args) -> int:
     history = pd.Timedelta(parse_duration(args.history, what="--history"))
     step = pd.Timedelta(parse_duration(args.step, what="--step"))
     prices = None
+    if args.vpa and args.format != "yaml":
+        raise InputError("--vpa applies to --format yaml")
     if (args.cpu_cost is None) != (args.memory_cost is None):
         raise InputError("give both --cpu-cost and --memory-cost (per core and per GiB of requests per month)")
     if args.cpu_cost is not None:
@@ -509,7 +513,7 @@ def _cmd_rightsize(args) -> int:
     if args.format == "table":
         print(rs.format_table(rows, prices.currency if prices else "$", args.horizon), end="")
     elif args.format == "yaml":
-        print(rs.format_yaml(rows), end="")
+        print(rs.format_yaml(rows, vpa=args.vpa), end="")
     else:
         for row in rows:
             print(json.dumps(row, default=str))

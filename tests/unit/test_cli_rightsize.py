@@ -25,7 +25,7 @@ def test_table_has_units_money_and_the_workloads():
     assert "deployment/frontend" in out and "statefulset/cart-redis" in out and "daemonset/node-exporter" in out
     assert " GiB" in out and " MiB" in out
     assert "-€" in out and "requests per month: €" in out
-    assert "OOM 2024-" in out  # the leaking redis, at its current limit
+    assert "OOM 2024-" in out and "memory +2.1 GiB/month" in out  # the leaking redis, at its current limit
     assert "throttled" in out  # search at its busy-hour peaks
 
 
@@ -77,7 +77,28 @@ def test_yaml_deserialises_into_the_kubernetes_client_models():
         assert obj.metadata.namespace and obj.metadata.name and obj.api_version == "apps/v1"
 
 
+def test_vpa_objects_in_recommendation_only_mode():
+    kubernetes = pytest.importorskip("kubernetes")
+    result = run_cli("rightsize", "--source", "demo", "--format", "yaml", "--vpa")
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert len(docs) == 6 and {d["kind"] for d in docs} == {"VerticalPodAutoscaler"}
+    strict = kubernetes.client.Configuration()
+    strict.client_side_validation = True
+    api = kubernetes.client.ApiClient(strict)
+    for doc in docs:
+        assert doc["apiVersion"] == "autoscaling.k8s.io/v1" and doc["spec"]["updatePolicy"] == {"updateMode": "Off"}
+        api._ApiClient__deserialize(doc["metadata"], "V1ObjectMeta")
+        ref = api._ApiClient__deserialize(doc["spec"]["targetRef"], "V1CrossVersionObjectReference")
+        assert ref.kind in {"Deployment", "StatefulSet", "DaemonSet"} and ref.api_version == "apps/v1"
+        for policy in doc["spec"]["resourcePolicy"]["containerPolicies"]:
+            assert policy["containerName"]
+            assert kubernetes.utils.parse_quantity(policy["minAllowed"]["memory"]) > 0
+            assert kubernetes.utils.parse_quantity(policy["minAllowed"]["cpu"]) > 0
+
+
 @pytest.mark.parametrize("args,needle", [
+    (["--vpa"], "--vpa"),
     (["--cpu-cost", "23"], "--memory-cost"),
     (["--cpu-cost", "cheap", "--memory-cost", "3"], "--cpu-cost"),
     (["--horizon", "soon"], "--horizon"),

@@ -11,9 +11,9 @@
 from .collect import Container, containers, fetch_containers, selectors
 from .peaks import PeakForecaster
 from .recommend import Resources, Rightsizer
-from .report import Prices, format_table, format_yaml, patches, rightsize
+from .report import Prices, format_table, format_yaml, patches, rightsize, vpas
 from .vpa import DecayingHistogram, VpaRecommender
 
 __all__ = ["Container", "DecayingHistogram", "PeakForecaster", "Prices", "Resources", "Rightsizer",
            "VpaRecommender", "containers", "fetch_containers", "format_table", "format_yaml", "patches",
-           "rightsize", "selectors"]
+           "rightsize", "selectors", "vpas"]

@@ -115,12 +115,14 @@ def k8s_memory(value: float) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- table
-def _risk(risk: dict | None, memory_growth: float = 0.0) -> str:
+def _risk(risk: dict | None, memory_growth: float = 0.0, cpu_growth: float = 0.0) -> str:
     if not risk:
         return "-"
     parts = []
+    if cpu_growth > 0:
+        parts.append(f"CPU +{cores(cpu_growth * 30)} cores/month")
     if memory_growth > 0:
-        parts.append(f"memory +{size(memory_growth)}/day")
+        parts.append(f"memory +{size(memory_growth * 30)}/month")
     if risk["oom_at"]:
         parts.append(f"OOM {risk['oom_at'][:10]}")
     elif risk["oom_risk_hours"]:
@@ -157,7 +159,8 @@ def format_table(rows: Sequence[dict], currency: str = "$", horizon: str = "30d"
                  _change(cores(cur.cpu_limit), cores(rec.cpu_limit)),
                  _change(size(cur.memory_request), size(rec.memory_request)),
                  _change(size(cur.memory_limit), size(rec.memory_limit)),
-                 _risk(r["risk_current"], r.get("memory_growth_per_day") or 0.0), _risk(r["risk_recommended"])]
+                 _risk(r["risk_current"], r.get("memory_growth_per_day") or 0.0, r.get("cpu_growth_per_day") or 0.0),
+                 _risk(r["risk_recommended"])]
         if priced:
             line.append(money(r.get("monthly_delta"), currency, signed=True))
         body.append(line)
@@ -206,14 +209,42 @@ def patches(rows: Sequence[dict]) -> list[dict]:
     return out
 
 
-def format_yaml(rows: Sequence[dict]) -> str:
+def vpas(rows: Sequence[dict]) -> list[dict]:
+    """One VerticalPodAutoscaler per workload in recommendation-only mode (``updateMode: "Off"``).
+
+    VPA computes and shows its own recommendation and changes nothing; ``minAllowed`` holds it at or
+    above promcast's forecast requests (VPA caps its recommendation by the policy even when off), so
+    ``kubectl describe vpa`` shows sizes that cover the weeks ahead, not only the days behind.
+    """
+    grouped: dict[tuple[str, str, str], list[dict]] = {}
+    for r in rows:
+        if not r.get("error") and r["kind"] in _API:
+            grouped.setdefault((r["namespace"], r["kind"], r["workload"]), []).append(r)
+    out = []
+    for (namespace, kind, name), members in grouped.items():
+        policies = [{"containerName": r["container"], "controlledResources": ["cpu", "memory"],
+                     "minAllowed": {"cpu": k8s_cpu(r["recommended"]["cpu_request"]),
+                                    "memory": k8s_memory(r["recommended"]["memory_request"])}} for r in members]
+        out.append({"apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler",
+                    "metadata": {"name": f"{name}-promcast", "namespace": namespace},
+                    "spec": {"targetRef": {"apiVersion": _API[kind], "kind": kind, "name": name},
+                             "updatePolicy": {"updateMode": "Off"},
+                             "resourcePolicy": {"containerPolicies": policies}}})
+    return out
+
+
+def format_yaml(rows: Sequence[dict], vpa: bool = False) -> str:
     import yaml
 
     skipped = [r for r in rows if r.get("error") or r["kind"] not in _API]
-    head = ["# promcast rightsize: recommended requests and limits, one partial object per workload.",
-            "# Apply: kubectl apply --server-side --field-manager=promcast-rightsize --force-conflicts -f FILE"]
+    if vpa:
+        head = ["# promcast rightsize: VerticalPodAutoscalers in recommendation-only mode (updateMode: Off),",
+                "# held at or above the forecast requests. Apply: kubectl apply -f FILE; read: kubectl describe vpa"]
+    else:
+        head = ["# promcast rightsize: recommended requests and limits, one partial object per workload.",
+                "# Apply: kubectl apply --server-side --field-manager=promcast-rightsize --force-conflicts -f FILE"]
     for r in skipped:
         why = r.get("error") or f"a bare {r['kind']} has no pod template to patch"
         head.append(f"# skipped {r['namespace']}/{r['workload']}/{r['container']}: {why}")
-    docs = [yaml.safe_dump(doc, sort_keys=False, default_flow_style=False) for doc in patches(rows)]
+    docs = [yaml.safe_dump(doc, sort_keys=False, default_flow_style=False) for doc in (vpas if vpa else patches)(rows)]
     return "\n".join(head) + "\n---\n" + "---\n".join(docs)
