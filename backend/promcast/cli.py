@@ -94,8 +94,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit-expr", metavar="PROMQL", help="memory limit expression (memory, from Prometheus)")
     p.add_argument("--headroom", default="0.2", help="capacity headroom fraction (default: 0.2)")
     p.add_argument("--horizon", default="30d", metavar="DUR", help="capacity planning horizon (default: 30d)")
+    p.add_argument("--unit-cost", metavar="PRICE", help="capacity: price of one unit of capacity per --cost-period; "
+                                                        "adds current_cost, recommended_cost, monthly_delta")
+    p.add_argument("--cost-period", default="30d", metavar="DUR", help="capacity: the period --unit-cost is for "
+                                                                       "(default: 30d)")
     p.add_argument("--format", choices=["json", "table"], default="json", help="output format (default: json)")
     p.add_argument("--plot", metavar="OUT.png", help="draw history, projection and limit into a PNG")
+
+    p = command("rightsize", "recommend container requests and limits from forecast usage", _cmd_rightsize,
+                "Recommend CPU and memory requests and limits for every container (cAdvisor usage, "
+                "kube-state-metrics requests/limits) from the forecast of its usage over the horizon, "
+                "grouped by workload, with the risk of throttling or OOM and the monthly cost difference.")
+    p.add_argument("--prometheus-url", metavar="URL", help="Prometheus (or compatible) base URL")
+    p.add_argument("--source", choices=["demo"], help="use the embedded demo metrics instead of Prometheus")
+    p.add_argument("--namespace", metavar="NS", help="only this Kubernetes namespace (default: all)")
+    p.add_argument("--horizon", default="30d", metavar="DUR", help="plan this far ahead (default: 30d)")
+    p.add_argument("--history", default="14d", metavar="DUR", help="usage history to learn from (default: 14d)")
+    p.add_argument("--step", default="5m", metavar="DUR", help="resolution of the fetched history (default: 5m)")
+    p.add_argument("--end", default="now", metavar="TIME", help="end of the history: ISO time, epoch or 'now' (default)")
+    p.add_argument("--format", choices=["table", "json", "yaml"], default="table",
+                   help="table (default), json (one object per container) or yaml (patches for kubectl apply)")
+    p.add_argument("--vpa", action="store_true", help="with --format yaml: VerticalPodAutoscalers in recommendation-only "
+                                                    "mode (updateMode Off) held at or above the forecast requests")
+    p.add_argument("--cpu-cost", metavar="C", help="price of one core of requests per month (30 days), e.g. 23 or €23")
+    p.add_argument("--memory-cost", metavar="M", help="price of one GiB of requests per month (30 days), e.g. 3.2")
+    p.add_argument("--currency", metavar="SYMBOL", help="currency symbol to print (default: the one in the costs, else $)")
 
     p = command("generate-rules", "turn a RuleSpec into Prometheus rules", _cmd_generate_rules)
     p.add_argument("--spec", required=True, metavar="SPEC.yaml", help="RuleSpec file")
@@ -377,6 +400,11 @@ def _cmd_predict(args) -> int:
     if args.kind == "capacity":
         options["headroom"] = _fraction(args.headroom, "--headroom")
         options["horizon"] = parse_duration(args.horizon, what="--horizon")
+        if args.unit_cost is not None:
+            options["unit_cost"] = _price(args.unit_cost, "--unit-cost")
+            options["cost_period"] = parse_duration(args.cost_period, what="--cost-period")
+    elif args.unit_cost is not None:
+        raise InputError("--unit-cost applies to predict capacity only")
     if (args.size_expr or args.limit_expr) and getattr(args, "input", None):
         raise InputError("--size-expr and --limit-expr need a source (--prometheus-url or --source demo), not --input")
     if args.kind == "disk" and args.size_expr and args.capacity:
@@ -455,6 +483,67 @@ def _fraction(text, what: str) -> float:
     if not 0.0 <= value < 1.0:
         raise InputError(f"bad {what} {text!r}: expected a fraction from 0 up to 1, e.g. 0.2")
     return value
+
+
+def _price(text, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0.0 or value == float("inf"):
+        raise InputError(f"bad {what} {text!r}: expected a price of 0 or more, e.g. 12.5")
+    return value
+
+
+def _cost(text, what: str) -> tuple[float, str | None]:
+    """``23``, ``€23``, ``23€`` or ``23 EUR`` -> (23.0, symbol or None)."""
+    import re
+
+    match = re.fullmatch(r"\s*([^\d\s.+-]*)\s*(\d+(?:\.\d*)?|\.\d+)\s*([^\d\s]*)\s*", str(text))
+    if not match or (match.group(1) and match.group(3)):
+        raise InputError(f"bad {what} {text!r}: expected a price of 0 or more, e.g. 23 or €23")
+    return float(match.group(2)), (match.group(1) or match.group(3) or None)
+
+
+def _cmd_rightsize(args) -> int:
+    import json
+
+    import pandas as pd
+
+    from . import rightsize as rs
+    from .durations import parse_duration, parse_time
+    from .sources.base import source_now
+
+    settings = _settings(args, **{"prometheus.url": args.prometheus_url})
+    if args.prometheus_url and args.source:
+        raise InputError("give either --prometheus-url or --source demo, not both")
+    horizon = pd.Timedelta(parse_duration(args.horizon, what="--horizon"))
+    history = pd.Timedelta(parse_duration(args.history, what="--history"))
+    step = pd.Timedelta(parse_duration(args.step, what="--step"))
+    prices = None
+    if args.vpa and args.format != "yaml":
+        raise InputError("--vpa applies to --format yaml")
+    if (args.cpu_cost is None) != (args.memory_cost is None):
+        raise InputError("give both --cpu-cost and --memory-cost (per core and per GiB of requests per month)")
+    if args.cpu_cost is not None:
+        cpu, cpu_symbol = _cost(args.cpu_cost, "--cpu-cost")
+        memory, memory_symbol = _cost(args.memory_cost, "--memory-cost")
+        prices = rs.Prices(cpu, memory, args.currency or cpu_symbol or memory_symbol or "$")
+    source = _source_from_args(args, settings)
+    end = source_now(source) if str(args.end).strip().lower() == "now" else parse_time(args.end, what="--end")
+    found = rs.fetch_containers(source, args.namespace, end - history, end, step)
+    rows = rs.rightsize(found, horizon, prices)
+    if args.format == "table":
+        print(rs.format_table(rows, prices.currency if prices else "$", args.horizon), end="")
+    elif args.format == "yaml":
+        print(rs.format_yaml(rows, vpa=args.vpa), end="")
+    else:
+        for row in rows:
+            print(json.dumps(row, default=str))
+    failed = [r for r in rows if r.get("error")]
+    for row in failed:
+        log.error("%s/%s/%s failed: %s", row["namespace"], row["workload"], row["container"], row["error"])
+    return 1 if failed else 0
 
 
 def _cmd_generate_rules(args) -> int:

@@ -85,3 +85,17 @@ def test_predict_errors(tmp_path, filling_disk, kind, values, args, needles):
     elif values == "short":
         path = write_csv(tmp_path / "short.csv", np.arange(10.0))
     assert_one_line_error(run_cli("predict", kind, "--input", str(path), *args), *needles)
+
+
+def test_capacity_costs_from_the_command_line(tmp_path):
+    t = np.arange(7 * 144)
+    load = 1000 + 300 * np.sin(2 * np.pi * t / 144) + np.random.default_rng(1).normal(0, 10, len(t))
+    path = write_csv(tmp_path / "load.csv", load)
+    result = run_cli("predict", "capacity", "--input", str(path), "--capacity", "5000", "--horizon", "3d",
+                     "--unit-cost", "12.5", "--cost-period", "30d")
+    assert result.returncode == 0, result.stderr
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["current_cost"] == pytest.approx(62_500)
+    assert row["monthly_delta"] < 0 and row["scale_down_date"] is not None
+    bad = run_cli("predict", "capacity", "--input", str(path), "--capacity", "5000", "--unit-cost", "cheap")
+    assert_one_line_error(bad, "--unit-cost")

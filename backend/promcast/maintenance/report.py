@@ -34,7 +34,8 @@ LIMIT_OPTION = {"disk": "capacity", "memory": "limit", "capacity": "capacity"}
 _OPTIONS = {
     "disk": {"capacity", "confidence", "min_history", "max_history", "max_days"},
     "memory": {"limit", "alpha", "min_growth", "min_history", "max_history", "restart_drop", "max_extrapolation"},
-    "capacity": {"capacity", "headroom", "horizon", "model", "interval", "min_history", "model_params"},
+    "capacity": {"capacity", "headroom", "horizon", "model", "interval", "min_history", "model_params", "unit_cost",
+                 "cost_period", "scale_down_below"},
 }
 
 

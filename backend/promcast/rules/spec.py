@@ -243,7 +243,7 @@ _KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "disk_exhaustion": ("size_expr", "size", "warning_within", "critical_within", "readonly_expr", "max_window"),
     "memory_leak": ("limit", "limit_expr", "warning_within", "critical_within"),
     "anomaly_band": ("mode", "model", "sensitivity", "severity"),
-    "capacity": ("capacity", "headroom", "horizon", "model"),
+    "capacity": ("capacity", "headroom", "horizon", "model", "unit_cost", "cost_period"),
 }
 
 
@@ -313,6 +313,8 @@ def _capacity(data: Mapping, ctx: _Ctx) -> dict:
         "headroom": _number(data.get("headroom", 0.2), ctx, "headroom", low=0, high=1, high_open=True),
         "horizon": _duration(data.get("horizon", "30d"), ctx, "horizon"),
         "model": _model(data.get("model", "prophet"), ctx),
+        "unit_cost": _number(data["unit_cost"], ctx, "unit_cost", low=0) if "unit_cost" in data else None,
+        "cost_period": _duration(data.get("cost_period", "30d"), ctx, "cost_period"),
     }
 
 

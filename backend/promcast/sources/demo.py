@@ -22,6 +22,13 @@ What there is to find (used by the anomaly, disk, memory and capacity features a
   month; weekday peaks near 3,600-3,800/s at the anchor, crossing 4,000/s (a 5,000/s capacity
   less 20 % headroom) within about two weeks and nearing 5,000/s about five weeks out.
 - ``node_memory_MemAvailable_bytes``, ``node_memory_MemTotal_bytes`` and ``up`` for completeness.
+- Kubernetes containers for ``promcast rightsize`` (see :data:`K8S_WORKLOADS`): cAdvisor's
+  ``container_cpu_usage_seconds_total`` (a counter) and ``container_memory_working_set_bytes``
+  (``job="kubelet"``, node ``IP:10250`` instances), kube-state-metrics'
+  ``kube_pod_container_resource_requests`` / ``_limits`` and ``kube_pod_owner``. ``frontend`` and
+  ``reporting`` use a fraction of what they request, ``checkout`` grows 30 % a month towards its CPU
+  limit, ``cart-redis`` leaks since 9 days before the anchor and reaches its 1 GiB limit about a day
+  and a half after it, ``search`` is throttled at its busy-hour peaks, ``node-exporter`` fits.
 """
 
 from __future__ import annotations
@@ -244,6 +251,141 @@ def _constant(value: float) -> Generator:
     return lambda c, seed: np.full(c.t.shape, value)
 
 
+# ---- Kubernetes containers (cAdvisor and kube-state-metrics), for right-sizing -------------------------
+@dataclass(frozen=True)
+class K8sWorkload:
+    """One demo workload: its pods' container, current requests/limits and how it behaves."""
+
+    namespace: str
+    kind: str  # Deployment, StatefulSet, DaemonSet
+    name: str
+    container: str
+    replicas: int
+    requests: tuple[float, float]  # cores, bytes
+    limits: tuple[float, float]
+    cpu: tuple[float, float, float]  # base cores, busy-hour amplitude, peak hour (UTC)
+    memory: tuple[float, float]  # base bytes, sawtooth amplitude
+    behaviour: str = "steady"  # steady, growing, leaking, spiky
+
+
+K8S_WORKLOADS = (
+    K8sWorkload("shop", "Deployment", "frontend", "nginx", 3, (1.0, 1 * GIB), (2.0, 2 * GIB),
+                (0.06, 0.12, 14.0), (90 * MIB, 12 * MIB)),
+    K8sWorkload("shop", "Deployment", "checkout", "app", 2, (0.5, 512 * MIB), (1.0, 1 * GIB),
+                (0.12, 0.45, 14.0), (380 * MIB, 30 * MIB), "growing"),
+    K8sWorkload("shop", "StatefulSet", "cart-redis", "redis", 1, (0.25, 1 * GIB), (0.5, 1 * GIB),
+                (0.04, 0.03, 14.0), (300 * MIB, 8 * MIB), "leaking"),
+    K8sWorkload("shop", "Deployment", "search", "search", 2, (0.5, 1 * GIB), (1.0, 1 * GIB),
+                (0.3, 0.62, 15.0), (700 * MIB, 40 * MIB), "spiky"),
+    K8sWorkload("data", "Deployment", "reporting", "worker", 2, (2.0, 4 * GIB), (4.0, 8 * GIB),
+                (0.08, 0.5, 10.0), (1.1 * GIB, 150 * MIB)),
+    K8sWorkload("monitoring", "DaemonSet", "node-exporter", "node-exporter", 3, (0.1, 64 * MIB),
+                (0.25, 128 * MIB), (0.015, 0.01, 14.0), (38 * MIB, 2 * MIB)),
+)
+#: kubelets (cAdvisor) by node, and the kube-state-metrics pod
+K8S_NODES = ("10.0.1.11", "10.0.1.12", "10.0.1.13")
+KSM_INSTANCE = "10.0.2.15:8080"
+_LEAK_START_D = -9.0
+_LEAK_PER_DAY = 70 * MIB
+_COUNTER_ORIGIN_D = 60  # pods started this many days before the anchor: counters count from there
+
+
+def _pod_suffix(text: str, n: int) -> str:
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' rand.SafeEncodeString alphabet
+    x = zlib.crc32(text.encode())
+    out = ""
+    for _ in range(n):
+        x, r = divmod(x * 2654435761 + 12345, len(alphabet))
+        x %= 2**32
+        out += alphabet[r]
+    return out
+
+
+def k8s_pods(w: K8sWorkload) -> list[tuple[str, str, str]]:
+    """``(pod, node, owner)`` of each replica, with names as the controllers write them."""
+    out = []
+    for i in range(w.replicas):
+        if w.kind == "Deployment":
+            replicaset = f"{w.name}-{_pod_suffix(w.namespace + w.name, 9)}"
+            pod, owner = f"{replicaset}-{_pod_suffix(f'{w.name}/{i}', 5)}", ("ReplicaSet", replicaset)
+        elif w.kind == "StatefulSet":
+            pod, owner = f"{w.name}-{i}", ("StatefulSet", w.name)
+        else:
+            pod, owner = f"{w.name}-{_pod_suffix(f'{w.name}/{i}', 5)}", (w.kind, w.name)
+        out.append((pod, K8S_NODES[i % len(K8S_NODES)], owner))
+    return out
+
+
+def _k8s_cpu_rate(w: K8sWorkload, replica: int) -> Generator:
+    base, amplitude, peak = w.cpu
+
+    def gen(c: _Clock, seed: int) -> np.ndarray:
+        busy = c.bell(peak) * c.week(0.35 if w.namespace == "data" else 0.6)
+        v = base + amplitude * busy
+        if w.behaviour == "growing":
+            v = v * 1.3 ** (c.rel_days / 30.0)
+        v = v * (1.0 + 0.06 * c.white(seed) + 0.05 * c.smooth(seed + 1, 45)) + 0.002 * replica
+        if w.behaviour == "spiky":  # a burst of a few minutes in about one busy hour in four
+            burst = (_hash_unit(seed + 2, np.floor_divide(c.minutes, 60)) < 0.25 * busy) & (np.mod(c.minutes, 60) < 6)
+            v = np.where(burst, v + 0.35, v)
+        return np.clip(v, 0.001, None)
+
+    return gen
+
+
+def _k8s_cpu_counter(w: K8sWorkload, replica: int) -> Generator:
+    rate = _k8s_cpu_rate(w, replica)
+
+    def gen(c: _Clock, seed: int) -> np.ndarray:
+        if not c.minutes.size:
+            return np.zeros(0)
+        # cumulative CPU seconds from a fixed origin, so a sample does not depend on the query
+        anchor_min = int(c.minutes[0] - round(c.rel_days[0] * 1440.0))
+        origin = anchor_min - _COUNTER_ORIGIN_D * 1440
+        top = max(int(c.minutes.max()), origin)
+        full = _Clock(np.arange(origin, top + 1, dtype=np.int64), anchor_min * 60.0)
+        counter = np.concatenate([[0.0], np.cumsum(rate(full, seed) * 60.0)])
+        return np.round(counter[np.clip(c.minutes - origin, 0, None)], 6)
+
+    return gen
+
+
+def _k8s_memory(w: K8sWorkload, replica: int) -> Generator:
+    base, saw = w.memory
+
+    def gen(c: _Clock, seed: int) -> np.ndarray:
+        v = base + saw * c.saw(1800.0 + 300.0 * replica) + 0.25 * saw * c.bell(w.cpu[2]) * c.week(0.6)
+        if w.behaviour == "growing":
+            v = v * 1.15 ** (c.rel_days / 30.0)
+        if w.behaviour == "leaking":
+            v = v + _LEAK_PER_DAY * np.clip(c.rel_days - _LEAK_START_D, 0.0, None)
+        return np.floor((v + 0.01 * saw * c.white(seed)) / 4096.0) * 4096.0
+
+    return gen
+
+
+def _k8s_catalogue() -> list[tuple[dict[str, str], Generator]]:
+    out: list[tuple[dict[str, str], Generator]] = []
+    ksm = {"job": "kube-state-metrics", "instance": KSM_INSTANCE}
+    for w in K8S_WORKLOADS:
+        for replica, (pod, node, (owner_kind, owner_name)) in enumerate(k8s_pods(w)):
+            obj = {"namespace": w.namespace, "pod": pod}
+            kubelet = {"job": "kubelet", "instance": f"{node}:10250", "metrics_path": "/metrics/cadvisor",
+                       "node": f"ip-{node.replace('.', '-')}", "image": f"registry.example.com/{w.name}:1.4.2"}
+            cadvisor = {**kubelet, **obj, "container": w.container}
+            out.append(({"__name__": "container_cpu_usage_seconds_total", **cadvisor, "cpu": "total"},
+                        _k8s_cpu_counter(w, replica)))
+            out.append(({"__name__": "container_memory_working_set_bytes", **cadvisor}, _k8s_memory(w, replica)))
+            state = {**ksm, **obj, "container": w.container, "node": kubelet["node"]}
+            for metric, (cores, size) in (("kube_pod_container_resource_requests", w.requests),
+                                          ("kube_pod_container_resource_limits", w.limits)):
+                out.append(({"__name__": metric, **state, "resource": "cpu", "unit": "core"}, _constant(cores)))
+                out.append(({"__name__": metric, **state, "resource": "memory", "unit": "byte"}, _constant(size)))
+            out.append(({"__name__": "kube_pod_owner", **ksm, **obj, "owner_kind": owner_kind, "owner_name": owner_name,
+                         "owner_is_controller": "true"}, _constant(1.0)))
+    return out
+
+
 def _catalogue() -> list[tuple[dict[str, str], Generator]]:
     """Every demo series: its labels (``__name__`` included) and its generator."""
     out: list[tuple[dict[str, str], Generator]] = []
@@ -263,6 +405,7 @@ def _catalogue() -> list[tuple[dict[str, str], Generator]]:
         out.append(({"__name__": "process_resident_memory_bytes", **app}, _memory(job)))
         out.append(({"__name__": "up", **app}, _constant(1.0)))
     out.append(({"__name__": "http_requests", "job": "frontend"}, _http_requests))
+    out.extend(_k8s_catalogue())
     return out
 
 

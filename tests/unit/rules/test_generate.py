@@ -108,6 +108,22 @@ def test_non_selector_expressions_use_subqueries_and_label_tables():
     assert rules["PromcastCapacityForecast"][0].expr == "promcast:traffic:forecast_peak > 4000"
 
 
+def test_capacity_alerts_carry_costs_only_with_a_unit_cost():
+    base = {"name": "traffic", "kind": "capacity", "expr": "http_requests", "capacity": 5000}
+    priced = spec_from([{**base, "unit_cost": 2, "cost_period": "1d"}])  # 2 a day: 60 per unit per 30 days
+    params = {"api": CapacityParams(7 * DAY, 1.5, 4800.0, 4800.0 * 60), "web": CapacityParams(7 * DAY, 1.2, 900.0, 900.0 * 60)}
+    fit = TargetFit(priced.targets[0], tuple(SeriesFit({"job": j}, p) for j, p in params.items()))
+    alert = rules_by_name(generate_rules(priced, {"traffic": fit}).groups[0])["PromcastCapacityForecast"][0]
+    assert alert.annotations["current_cost"] == "300000.00"
+    assert alert.annotations["recommended_cost"] == "288000.00, 54000.00"
+    assert alert.annotations["monthly_delta"] == "-12000.00, -246000.00"
+    assert "recommended cost per 30d" in alert.annotations["learned"]
+    plain = spec_from([base])
+    fit = TargetFit(plain.targets[0], tuple(SeriesFit({"job": j}, CapacityParams(7 * DAY, 1.5, 4800.0)) for j in "ab"))
+    alert = rules_by_name(generate_rules(plain, {"traffic": fit}).groups[0])["PromcastCapacityForecast"][0]
+    assert "current_cost" not in alert.annotations and "cost" not in alert.annotations["learned"]
+
+
 def test_every_kind_parses_and_stays_within_prometheus_2_42():
     spec = spec_from([
         {"name": "fs", "kind": "disk_exhaustion", "expr": "node_filesystem_avail_bytes", "size": 100},

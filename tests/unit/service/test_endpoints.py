@@ -13,7 +13,7 @@ def test_metrics_list_the_targets_with_builder_payloads(client):
     assert response.status_code == 200
     answer = response.get_json()
     assert [m["value"] for m in answer] == ["forecast", "anomalies", "anomaly_events", "disk_exhaustion", "memory_leak",
-                                          "capacity"]
+                                          "capacity", "rightsize"]
     forecast = {p["name"]: p for p in answer[0]["payloads"]}
     assert list(forecast) == ["expr", "model", "history", "horizon", "interval", "legend"]
     assert forecast["model"]["type"] == "select" and "options" not in forecast["model"]  # asks /metric-payload-options

@@ -169,6 +169,17 @@ def test_capacity_without_a_crossing_has_no_scale_up_date(client):
     assert row["peak_forecast"] < 40_000
 
 
+def test_capacity_costs_and_scale_down_with_a_unit_cost(client):
+    (row,) = table_of(ask(client, target("A", "capacity", {**LOAD, "capacity": "50k", "unit_cost": "2",
+                                                              "cost_period": "30d"})))
+    assert row["current_cost"] == pytest.approx(100_000)
+    assert row["monthly_delta"] == pytest.approx(row["recommended_cost"] - 100_000, abs=0.02)
+    assert row["monthly_delta"] < 0
+    assert isinstance(row["scale_down_date"], str) and pd.Timestamp(row["scale_down_date"]) <= NOW
+    (plain,) = table_of(ask(client, target("A", "capacity", LOAD)))
+    assert plain["current_cost"] == "" and plain["scale_down_date"] == ""
+
+
 def test_capacity_is_fitted_once_for_the_table_and_the_projection_panel(make_client):
     client = make_client()
     cache = client.application.extensions["promcast.cache"]
@@ -193,6 +204,7 @@ def test_capacity_is_fitted_once_for_the_table_and_the_projection_panel(make_cli
     ("capacity", {**LOAD, "model": "iforest"}, "does not forecast"),
     ("capacity", {**LOAD, "model": "nope"}, "unknown model"),
     ("capacity", {**LOAD, "horizon": "soon"}, "payload.horizon"),
+    ("capacity", {**LOAD, "unit_cost": "-3"}, "bad payload.unit_cost"),
     ("memory_leak", {**MEMORY, "expr": "process_resident_memory_bytes{"}, ""),
 ])
 def test_bad_payloads_are_400_naming_what_to_fix(client, name, payload, message):
@@ -263,3 +275,40 @@ def test_a_constant_series_is_not_a_leak(make_client, tmp_path):
     (row,) = table_of(answer)
     assert (row["is_leak"], row["time_to_oom_hours"]) == ("false", "")
     assert {v for v, _t in series(answer)["projection"]} == {3e8}
+
+
+# ---------------------------------------------------------------------------------------------- rightsize
+RIGHTSIZE = {"history": "7d", "horizon": "30d", "cpu_cost": "23", "memory_cost": "3.2"}
+
+
+def test_rightsize_lists_risks_first_then_savings(client):
+    (row, *rest) = rows = table_of(ask(client, target("A", "rightsize", RIGHTSIZE)))
+    assert len(rows) == 6
+    risky = [r for r in rows if r["risk_now"] != "none"]
+    assert {r["workload"] for r in risky} == {"deployment/search", "statefulset/cart-redis"}
+    assert rows[: len(risky)] == risky
+    calm = rows[len(risky):]
+    assert [r["monthly_delta"] for r in calm] == sorted(r["monthly_delta"] for r in calm)
+    assert calm[0]["workload"] in {"deployment/frontend", "deployment/reporting"}
+    frontend = next(r for r in rows if r["workload"] == "deployment/frontend")
+    assert frontend["pods"] == 3 and frontend["memory_request"] == 2**30
+    assert frontend["recommended_memory_request"] < 2**28 and frontend["monthly_delta"] < 0
+
+
+def test_rightsize_top_namespace_and_ad_hoc_filters(client):
+    assert len(table_of(ask(client, target("A", "rightsize", {**RIGHTSIZE, "top": "2"})))) == 2
+    assert {r["namespace"] for r in table_of(ask(client, target("A", "rightsize", {**RIGHTSIZE, "namespace": "data"})))} \
+        == {"data"}
+    filtered = ask(client, target("A", "rightsize", RIGHTSIZE),
+                   filters=[{"key": "namespace", "operator": "=", "value": "monitoring"}])
+    assert {r["namespace"] for r in table_of(filtered)} == {"monitoring"}
+
+
+@pytest.mark.parametrize("payload,message", [
+    ({"cpu_cost": "23"}, "payload.memory_cost"),
+    ({"cpu_cost": "x", "memory_cost": "1"}, "payload.cpu_cost"),
+    ({"horizon": "soon"}, "payload.horizon"),
+])
+def test_rightsize_bad_payloads_are_400(client, payload, message):
+    answer = ask(client, target("A", "rightsize", payload), status=400)
+    assert message in answer["error"]["message"]

@@ -43,6 +43,8 @@ class CapacityParams:
     window: pd.Timedelta
     ratio: float
     recommended: float
+    #: cost of the recommended capacity per 30 days (null without a unit cost in the spec)
+    recommended_cost: float | None = None
 
 
 
@@ -57,7 +59,8 @@ KEYS = (lambda p: p.window, lambda p: p.ratio, lambda p: p.recommended)
 # ------------------------------------------------------------------------------------------ fitting
 def prepare(target, source, window: Window) -> tuple[list[SeriesJob], list[SeriesFailure]]:
     histories = fetch(source, target, target.expr, window)
-    args = (target.param("capacity"), target.param("headroom"), target.param("horizon"), target.param("model"))
+    args = (target.param("capacity"), target.param("headroom"), target.param("horizon"), target.param("model"),
+            target.params.get("unit_cost"), target.params.get("cost_period", "30d"))
     return [SeriesJob(target.name, h.legend, fit_series, (dict(h.labels), h.values, *args)) for h in histories], []
 
 
@@ -83,9 +86,10 @@ def linear_projection(values: pd.Series, window: pd.Timedelta, horizon: pd.Timed
 
 
 def fit_series(labels, values: pd.Series, capacity: float, headroom: float, horizon: pd.Timedelta,
-               model: str) -> SeriesFit:
+               model: str, unit_cost: float | None = None, cost_period="30d") -> SeriesFit:
     values = values.dropna()
-    planner = CapacityPlanner(capacity=capacity, headroom=headroom, horizon=horizon, model=model).fit(values)
+    planner = CapacityPlanner(capacity=capacity, headroom=headroom, horizon=horizon, model=model,
+                              unit_cost=unit_cost, cost_period=cost_period).fit(values)
     span = values.index[-1] - values.index[0]
     window = trend_window(span, pd.Timedelta(horizon))
     trend = linear_projection(values, window, pd.Timedelta(horizon))
@@ -93,7 +97,8 @@ def fit_series(labels, values: pd.Series, capacity: float, headroom: float, hori
     ratio = peak / trend if trend > 0 else 3.0
     ratio = float(min(3.0, max(1.0, round(ratio * 20) / 20)))
     recommended = _round_up(float(planner.recommended_capacity_))
-    params = CapacityParams(window, ratio, recommended)
+    monthly = None if planner.recommended_cost_ is None else round(recommended * planner.monthly_price(), 2)
+    params = CapacityParams(window, ratio, recommended, monthly)
     numbers = {**planner.result(), "model": planner.model_name_, "trend_at_horizon": trend,
                "fallback": planner.fallback_reason_}
     shape = {"level": float(np.median(values.to_numpy()[-max(1, len(values) // 7):]))}
@@ -130,7 +135,18 @@ def build(plan: Plan, group_name: str) -> RuleGroup:
         Rule(record=ratio, expr=plan.param_series(util, KEYS[1]), labels=rl),
         Rule(record=forecast, expr=f"{trend} * {ratio}", labels=rl),
     ]
-    learned = plan.learned(FIELDS)
+    unit_cost = target.params.get("unit_cost")
+    fields = FIELDS
+    cost_extra: dict[str, str] = {}
+    if unit_cost is not None:
+        monthly_price = unit_cost * (pd.Timedelta(days=30) / pd.Timedelta(target.params.get("cost_period", "30d")))
+        fields = FIELDS + (("recommended cost per 30d", lambda p: _money(p.recommended_cost)),)
+        current = cap * monthly_price
+        cost_extra = {"current_cost": _money(current),
+                      "recommended_cost": _costs(plan, lambda p: p.recommended_cost),
+                      "monthly_delta": _costs(plan, lambda p: None if p.recommended_cost is None
+                                              else p.recommended_cost - current)}
+    learned = plan.learned(fields)
     where = plan.label_part()
     rules.append(Rule(
         alert=ALERT, for_=target.for_, expr=f"{forecast} > {num(threshold)}",
@@ -138,14 +154,14 @@ def build(plan: Plan, group_name: str) -> RuleGroup:
         annotations=annotations(
             target, f"{target.name}: load forecast to pass {num(threshold)} within {dur(horizon)} ({where})",
             f"The forecast peak load of {target.name} ({where}) crosses capacity * (1 - headroom) = "
-            f"{num(threshold)} within {dur(horizon)}. Scale towards {rec}.", learned)))
+            f"{num(threshold)} within {dur(horizon)}. Scale towards {rec}.", learned, cost_extra)))
     rules.append(Rule(
         alert=EXCEEDED_ALERT, for_=target.for_, expr=f"{util} > {num(1.0 - headroom)}",
         labels=alert_labels(target, "critical"),
         annotations=annotations(
             target, f"{target.name}: load above {num(threshold)}, the headroom is used up ({where})",
             f"The load of {target.name} ({where}) is above capacity * (1 - headroom) = {num(threshold)}. "
-            f"Scale towards {rec}.", learned)))
+            f"Scale towards {rec}.", learned, cost_extra)))
     return RuleGroup(name=group_name, target=target.name, kind=target.kind, rules=tuple(rules),
                      interval=target.evaluation_interval, tests=_tests(plan, load, rules),
                      learned=learned, series=len(plan.fit.series))
@@ -253,6 +269,16 @@ def _growth(p: CapacityParams, thr: float, horizon: pd.Timedelta, hold: pd.Timed
     if need > most:
         return None
     return max(need, 0.5 * most) if need > 0 else 0.5 * most
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _costs(plan: Plan, value) -> str:
+    """One cost, or the distinct costs of the series (fewest words that are still true)."""
+    values = sorted({_money(value(s.params)) for s in plan.fit.series})
+    return values[0] if len(values) == 1 else ", ".join(values[:5]) + (", ..." if len(values) > 5 else "")
 
 
 def _round(value: float) -> float:

@@ -12,7 +12,7 @@ from ...errors import UnknownNameError
 from .base import Target
 
 #: modules in this package that define targets, in the order Grafana's picker shows them
-MODULES = ["forecast", "anomalies", "anomaly_events", "disk_exhaustion", "memory_leak", "capacity"]
+MODULES = ["forecast", "anomalies", "anomaly_events", "disk_exhaustion", "memory_leak", "capacity", "rightsize"]
 
 _TARGETS: dict[str, Target] | None = None
 

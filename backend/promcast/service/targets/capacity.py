@@ -3,8 +3,9 @@
 ``expr`` selects the load (``sum(rate(http_requests_total[5m]))``), ``capacity`` what the system
 can take (same unit; ``5k`` works), ``headroom`` the fraction kept free (0.2) and ``horizon`` how far
 to plan (30d). :class:`~promcast.maintenance.CapacityPlanner` forecasts the load with ``model``
-(Prophet unless told otherwise); the table has ``peak_forecast, recommended_capacity, scale_up_date``
-per series, the earliest scale-up first, and each series gets ``load``, its ``projection`` (the
+(Prophet unless told otherwise); the table has ``peak_forecast, recommended_capacity, scale_up_date,
+scale_down_date`` and, with ``unit_cost`` (per ``cost_period``, default 30d), ``current_cost,
+recommended_cost, monthly_delta`` per series, the earliest scale-up first, and each series gets ``load``, its ``projection`` (the
 forecast), its ``upper projection`` (the band's upper edge, which the plan uses) and its ``limit``
 (capacity less headroom: the scale-up date is where the upper projection first reaches it).
 """
@@ -32,12 +33,14 @@ CAPACITY = PayloadField("capacity", "Capacity", "input", "5000 (load the system 
 HEADROOM = PayloadField("headroom", "Headroom", "input", "0.2 (fraction of capacity kept free)", 12)
 HORIZON = PayloadField("horizon", "Horizon", "input", f"{DEFAULT_HORIZON} (plan this far ahead)", 12)
 MODEL = PayloadField("model", "Model", "select", f"{DEFAULT_MODEL} (forecaster)", 20)
+UNIT_COST = PayloadField("unit_cost", "Unit cost", "input", "12.5 (price of one unit of capacity per cost period)", 16)
+COST_PERIOD = PayloadField("cost_period", "Cost period", "input", "30d (the period unit_cost is for)", 12)
 
 
 class Capacity(MaintenanceTarget):
     name = "capacity"
     label = "Capacity plan (scale-up date)"
-    fields = (LOAD_EXPR, CAPACITY, HEADROOM, HORIZON, MODEL, HISTORY, LEGEND)
+    fields = (LOAD_EXPR, CAPACITY, HEADROOM, HORIZON, MODEL, HISTORY, LEGEND, UNIT_COST, COST_PERIOD)
     kind = "capacity"
     usage_name = "load"
 
@@ -56,7 +59,14 @@ class Capacity(MaintenanceTarget):
         if not get_model_class(model).is_forecaster:
             raise InputError(f"model {model!r} does not forecast: a capacity plan needs a forecaster such as "
                              "prophet or holt_winters")
-        return {"capacity": capacity, "headroom": headroom, "horizon": horizon, "model": model}
+        options = {"capacity": capacity, "headroom": headroom, "horizon": horizon, "model": model}
+        unit_cost = payload.number("unit_cost", None, low=0.0, high=math.inf,
+                                   hint="expected a price above 0 per unit of capacity, e.g. 12.5")
+        if unit_cost is not None:
+            options["unit_cost"] = unit_cost
+            options["cost_period"] = capped_duration(payload, "cost_period", "30d", MAX_HORIZON, notices,
+                                                     pd.Timedelta("1h"))
+        return options
 
     def histories(self, ctx: QueryContext, expr: str, window: Window, options: Mapping[str, Any]):
         series = window.fetch(ctx, expr)

@@ -227,7 +227,7 @@ def cell(value: Any) -> str | float:
 
 
 #: fields shown as text: booleans and times (a time column would be drawn by a time series panel)
-TEXT_FIELDS = frozenset({"is_leak", "full_at", "scale_up_date"})
+TEXT_FIELDS = frozenset({"is_leak", "full_at", "scale_up_date", "scale_down_date"})
 
 
 def prediction_table(kind: str, ordered: Sequence[Prediction], ref_id: str) -> dict:
