@@ -152,6 +152,8 @@ class PromcastModel(BaseEstimator):
     multivariate: ClassVar[bool] = False
     is_forecaster: ClassVar[bool] = False
     is_detector: ClassVar[bool] = True
+    #: learns from every row it scores (walk-forward fits it once; see :mod:`.online`)
+    online: ClassVar[bool] = False
     #: cheap hyper-parameters for the conformance suite and quick benchmarks
     fast_params: ClassVar[dict[str, Any]] = {}
 

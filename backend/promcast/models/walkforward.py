@@ -6,6 +6,10 @@ history before it (all of it, or a trailing ``train_window``), then the block's 
 A row's score therefore depends on the rows before its block (the fit and the context) and on the
 rows of its block up to itself (the score contract): never on a later row. Rows before
 ``min_history`` score 0 (the probationary period).
+
+Online models (``online = True``: they learn from every row they score, like NAB's detectors) are
+fitted once, on the history before the first scored row, and then score all later rows in one pass;
+refitting them would only replay the same rows.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ def walk_forward_scores(
     notes: list[str] = []
     block_start = start
     while block_start is not None:
-        block_end = block_start + refit
+        block_end = block_start + refit if not getattr(cls, "online", False) else times[-1] + refit
         history = data[times < block_start]
         if window is not None:
             history = history[history.index >= block_start - window]
