@@ -43,6 +43,7 @@ import pandas as pd
 
 from ..errors import InputError, UnknownNameError
 from .base import Forecaster, InsufficientHistory, PromcastModel, forecast_frame, interval_z, to_timedelta
+from .online import check_tolerance, spatial_scores
 from .postprocess import onset_scores
 from .registry import get_model_class, model_names, register
 
@@ -55,7 +56,9 @@ DEFAULT_SCORE_WEIGHTS: dict[str, float] = {"iforest": 0.5, "knn": 0.5}
 #: default span of the onset emphasis, and how much worse (decades of tail probability) a renewed alert must be
 DEFAULT_ONSET = "1d"
 DEFAULT_ONSET_MARGIN = 0.2
-COMBINE_METHODS = ("mean", "pvalue")
+COMBINE_METHODS = ("mean", "pvalue", "max")
+#: spatial check on the combined score (None: off)
+DEFAULT_SPATIAL: float | None = None
 #: a member score of exactly 1 counts as this tail probability (keeps the log finite)
 _MIN_TAIL = 1e-12
 
@@ -65,6 +68,10 @@ def combine_scores(scores: Mapping[str, np.ndarray], weights: Mapping[str, float
     """Combine member scores (arrays of equal length in [0, 1]) with weights summing to one."""
     if method == "mean":
         return np.clip(sum(weights[k] * np.asarray(s, dtype=float) for k, s in scores.items()), 0.0, 1.0)
+    if method == "max":  # weights scale each member: a member at weight w alerts at most at w / max weight
+        top = max(weights.values())
+        return np.clip(np.max([weights[k] / top * np.asarray(s, dtype=float) for k, s in scores.items()], axis=0),
+                       0.0, 1.0)
     log_tail = sum(
         weights[k] * np.log(np.clip(1.0 - np.asarray(s, dtype=float), _MIN_TAIL, 1.0)) for k, s in scores.items()
     )
@@ -84,7 +91,7 @@ class Ensemble(Forecaster):
     def __init__(self, weights: Mapping[str, float] | None = None, combine: str = "pvalue",
                  member_params: Mapping[str, Mapping[str, Any]] | None = None, fast: bool = False, seed: int = 0,
                  score_weights: Mapping[str, float] | None = None, onset: str | None = DEFAULT_ONSET,
-                 onset_margin: float = DEFAULT_ONSET_MARGIN):
+                 onset_margin: float = DEFAULT_ONSET_MARGIN, spatial_tolerance: float | None = DEFAULT_SPATIAL):
         self.weights = weights
         self.combine = combine
         self.member_params = member_params
@@ -93,6 +100,7 @@ class Ensemble(Forecaster):
         self.score_weights = score_weights
         self.onset = onset
         self.onset_margin = onset_margin
+        self.spatial_tolerance = spatial_tolerance
 
     # ---- configuration -------------------------------------------------------------------------
     @staticmethod
@@ -138,9 +146,19 @@ class Ensemble(Forecaster):
             params.setdefault("seed", self.seed)
         return params
 
+    @property
+    def online(self) -> bool:
+        """Online when every scoring member is (walk-forward then fits it once, see :mod:`.online`)."""
+        try:
+            names = self._score_weights()
+        except InputError:
+            return False
+        return all(get_model_class(name).online for name in names)
+
     # ---- fit -----------------------------------------------------------------------------------
     def _fit(self, y: pd.Series) -> None:
         weights, score_weights = self._weights(), self._score_weights()
+        self.spatial_tolerance_ = check_tolerance(self.spatial_tolerance, "ensemble spatial_tolerance")
         if self.combine not in COMBINE_METHODS:
             raise InputError(f"bad ensemble combine {self.combine!r}: expected one of {', '.join(COMBINE_METHODS)}")
         onset = self._onset()
@@ -195,6 +213,11 @@ class Ensemble(Forecaster):
         combined = combine_scores(scores, self.score_weights_, self.combine)
         if self.onset_rows_:
             combined = onset_scores(combined, self.onset_rows_, getattr(self, "onset_margin_", 0.0))
+        tolerance = getattr(self, "spatial_tolerance_", None)
+        if tolerance is not None:
+            before = self.history_[self.history_.index < x.index[0]].to_numpy(dtype=float)
+            spatial = spatial_scores(x.to_numpy(dtype=float), tolerance, history=before)
+            combined = np.where(spatial > 0, 1.0, combined)
         return pd.Series(combined, index=x.index)
 
     def member_scores(self, series: pd.Series) -> pd.DataFrame:

@@ -47,11 +47,21 @@ class SpatialCheck:
 
 def spatial_scores(values: np.ndarray, tolerance: float = SPATIAL_TOLERANCE, history: np.ndarray | None = None
                    ) -> np.ndarray:
-    """1 where a value leaves the range of ``history`` and the values before it (causal), else 0."""
-    check = SpatialCheck(tolerance)
-    for v in (history if history is not None else ()):
-        check.step(float(v))
-    return np.array([1.0 if check.step(float(v)) else 0.0 for v in values])
+    """1 where a value leaves the range of ``history`` and the values before it (causal), else 0
+    (vectorised :class:`SpatialCheck`)."""
+    v = np.asarray(values, dtype=float)
+    if not len(v):
+        return np.zeros(0)
+    h = np.asarray(history if history is not None else [], dtype=float)
+    start_hi = float(h.max()) if len(h) else -np.inf
+    start_lo = float(h.min()) if len(h) else np.inf
+    hi = np.maximum.accumulate(np.concatenate([[start_hi], v[:-1]]))
+    lo = np.minimum.accumulate(np.concatenate([[start_lo], v[:-1]]))
+    seen = hi >= lo
+    margin = np.where(seen, float(tolerance) * (hi - lo), 0.0)
+    with np.errstate(invalid="ignore"):
+        fired = seen & ((v > hi + margin) | (v < lo - margin))
+    return fired.astype(float)
 
 
 def check_tolerance(value, what: str) -> float | None:
