@@ -26,6 +26,7 @@ history's (values outside it fall in the edge levels) and the spatial check (:mo
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from typing import ClassVar
 
@@ -64,7 +65,8 @@ class ContextLearner:
         self.left_ids: dict[tuple, int] = {}
         self.left_of: list[tuple] = []  # left id -> its facts
         self.by_top_fact: dict[int, list[int]] = {}  # largest fact -> left ids
-        self.zero_lefts: set[int] = set()  # left ids holding a zero-level context
+        self.zero_lefts: list[int] = []  # left ids holding a zero-level context, sorted
+        self.is_zero_left: set[int] = set()
         self.right_ids: dict[tuple, int] = {}
         self.right_size: list[int] = []
         self.right_by_fact: dict[int, list[int]] = {}
@@ -95,8 +97,9 @@ class ContextLearner:
             self.right_size.append(len(right))
             for f in right:
                 self.right_by_fact.setdefault(f, []).append(rid)
-        if zero_level:
-            self.zero_lefts.add(lid)
+        if zero_level and lid not in self.is_zero_left:
+            self.is_zero_left.add(lid)
+            bisect.insort(self.zero_lefts, lid)
         cid = self.left_contexts[lid].get(rid)
         if cid is None:
             cid = self.left_contexts[lid][rid] = len(self.contexts)
@@ -108,10 +111,11 @@ class ContextLearner:
 
     def _contained(self, facts: tuple) -> list[int]:
         """Left sides whose every fact is in ``facts``, in id order."""
-        have = set(facts)
-        out = [lid for f in facts for lid in self.by_top_fact.get(f, ())
-               if all(g in have for g in self.left_of[lid])]
-        return sorted(out)
+        have = frozenset(facts)
+        left_of, by_top = self.left_of, self.by_top_fact
+        out = [lid for f in facts for lid in by_top.get(f, ()) if have.issuperset(left_of[lid])]
+        out.sort()
+        return out
 
     def step(self, value: float) -> float:
         current = self.facts(value)
@@ -148,13 +152,16 @@ class ContextLearner:
                         candidates.append((left, tuple(shared)))
         if created_zero:
             have, full = set(self.left_facts), set(self.full_left)
-            for lid in sorted(self.zero_lefts - full):
-                shared_left = tuple(f for f in self.left_of[lid] if f in have)
-                if not shared_left or len(shared_left) > self.max_left:
+            left_of, left_contexts, contexts, max_left = self.left_of, self.left_contexts, self.contexts, self.max_left
+            for lid in self.zero_lefts:
+                if lid in full:
                     continue
-                for rid, cid in self.left_contexts[lid].items():
-                    if cid != new_context and self.contexts[cid][4] and rid in shared_right:
-                        candidates.append((shared_left, tuple(shared_right[rid])))
+                shared_left = [f for f in left_of[lid] if f in have]
+                if not shared_left or len(shared_left) > max_left:
+                    continue
+                for rid, cid in left_contexts[lid].items():
+                    if rid in shared_right and cid != new_context and contexts[cid][4]:
+                        candidates.append((tuple(shared_left), tuple(shared_right[rid])))
         proposed.update(candidates)
         active.sort()
         neurons = [_NEURON + a[3] for a in active[-self.max_active:]]

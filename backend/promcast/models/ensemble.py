@@ -52,10 +52,12 @@ log = logging.getLogger("promcast.models")
 #: forecast weights (the design's defaults)
 DEFAULT_WEIGHTS: dict[str, float] = {"prophet": 0.3, "lstm": 0.4, "iforest": 0.3}
 #: anomaly-score weights (measured on NAB, see the module docstring)
-DEFAULT_SCORE_WEIGHTS: dict[str, float] = {"iforest": 0.5, "knn": 0.5}
+DEFAULT_SCORE_WEIGHTS: dict[str, float] = {"artime": 0.5, "cad_ose": 0.5}
 #: default span of the onset emphasis, and how much worse (decades of tail probability) a renewed alert must be
-DEFAULT_ONSET = "1d"
-DEFAULT_ONSET_MARGIN = 0.2
+DEFAULT_ONSET = "12h"
+DEFAULT_ONSET_MARGIN = 0.0
+#: the previous default, kept for reference: iforest + knn with a 1-day onset and margin 0.2
+PREVIOUS_SCORE_SETTINGS = {"score_weights": {"iforest": 0.5, "knn": 0.5}, "onset": "1d", "onset_margin": 0.2}
 COMBINE_METHODS = ("mean", "pvalue", "max")
 #: spatial check on the combined score (None: off)
 DEFAULT_SPATIAL: float | None = None
