@@ -271,7 +271,8 @@ def _cmd_forecast(args) -> int:
 
 def _cmd_detect(args) -> int:
     from .durations import parse_duration
-    from .forecasting import ANOMALY_THRESHOLD, detect_histories, report_failures
+    from .forecasting import detect_histories, report_failures
+    from .models.calibration import alert_threshold
     from .models.registry import get_model_class
 
     settings = _settings(args, **{"prometheus.url": args.prometheus_url})
@@ -293,7 +294,8 @@ def _cmd_detect(args) -> int:
         from .plots import plot_anomalies
 
         plot_anomalies([(i.history.legend, i.history.values, i.scores) for i in result.items], args.plot,
-                       threshold=ANOMALY_THRESHOLD, title=f"{args.model} anomaly scores (walk-forward)")
+                       threshold=alert_threshold(get_model_class(args.model)),
+                       title=f"{args.model} anomaly scores (walk-forward)")
     return 1 if result.failures else 0
 
 
