@@ -191,7 +191,8 @@ class ContextLearner:
 class CadOseModel(OnlineDetector):
     """Contextual Anomaly Detector (OSE) over the values, plus the spatial check; online (see :mod:`.online`)."""
 
-    min_points: ClassVar[int] = 2
+    #: a value range learnt from fewer rows means little (artime needs as many)
+    min_points: ClassVar[int] = 16
     fallback: ClassVar[str | None] = "mad"
     fast_params: ClassVar[dict] = {}
 
