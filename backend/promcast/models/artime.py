@@ -286,6 +286,9 @@ class ArtimeModel(OnlineDetector):
     min_points: ClassVar[int] = 16
     fallback: ClassVar[str | None] = "mad"
     fast_params: ClassVar[dict] = {}
+    #: median of the standard profile's training-fold thresholds (``promcast evaluate --nab
+    #: ../shared/data/nab --model artime --cv 4``: 0.5792, 0.5792, 0.5919, 0.5792)
+    cv_threshold: ClassVar[float | None] = 0.5792
 
     def __init__(self, window: int = 8, windows_per_probation: int = 13, levels: int = 80, chomp: float = 0.075,
                  initial_rho: float = 0.8, spatial_tolerance: float | None = SPATIAL_TOLERANCE):

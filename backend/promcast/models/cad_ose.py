@@ -195,6 +195,9 @@ class CadOseModel(OnlineDetector):
     min_points: ClassVar[int] = 16
     fallback: ClassVar[str | None] = "mad"
     fast_params: ClassVar[dict] = {}
+    #: median of the standard profile's training-fold thresholds (``promcast evaluate --nab
+    #: ../shared/data/nab --model cad_ose --cv 4``: 0.7727, 0.7609, 0.7574, 0.7609)
+    cv_threshold: ClassVar[float | None] = 0.7609
 
     def __init__(self, rest_period: int = 120, bits: int = 3, threshold: float = 0.75, max_left: int = 7,
                  max_active: int = 15, spatial_tolerance: float | None = SPATIAL_TOLERANCE):

@@ -98,6 +98,8 @@ def alert_threshold(model, z: float = DEFAULT_SENSITIVITY) -> float:
 
     z = float(z)
     cv = getattr(model, "cv_threshold", None)
+    if not isinstance(model, type) and hasattr(model, "cv_threshold_applies") and not model.cv_threshold_applies():
+        cv = None  # e.g. an ensemble with other members: its threshold was not cross-validated
     if cv is None:
         return float(np.clip(2.0 * norm.cdf(abs(z)) - 1.0, 0.0, 1.0))
     return float(1.0 - (1.0 - float(cv)) ** (max(z, 0.0) / DEFAULT_SENSITIVITY))

@@ -155,6 +155,13 @@ class Ensemble(Forecaster):
             params.setdefault("seed", self.seed)
         return params
 
+    def cv_threshold_applies(self) -> bool:
+        """``cv_threshold`` was measured with the default score settings only."""
+        weights = self.score_weights
+        return ((weights is None or dict(weights) == DEFAULT_SCORE_WEIGHTS) and self.combine == "pvalue"
+                and self.onset == DEFAULT_ONSET and self.onset_margin == DEFAULT_ONSET_MARGIN
+                and self.spatial_tolerance == DEFAULT_SPATIAL and not self.member_params)
+
     @property
     def online(self) -> bool:
         """Online when every scoring member is (walk-forward then fits it once, see :mod:`.online`)."""
