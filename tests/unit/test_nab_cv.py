@@ -96,3 +96,24 @@ def test_held_out_scores_are_normalised_together():
     assert result.normalized == pytest.approx(100 * (sum(raws) + 4) / 8)
     by_profile = cv.cross_validate_profiles({"d": scores}, windows, k=5)
     assert set(by_profile) == set(nab.PROFILES)
+
+
+def test_candidate_ensembles_are_built_from_member_scores():
+    from promcast.evaluation.selection import Candidate, build
+
+    idx = stamps()
+    values = {"f0.csv": pd.Series(np.ones(N), index=idx)}
+    a = np.zeros(N)
+    a[[40, 41, 120]] = [0.9, 0.95, 0.5]
+    b = np.zeros(N)
+    b[[40, 150]] = [0.99, 0.7]
+    members = {"a": {"f0.csv": pd.Series(a, index=idx)}, "b": {"f0.csv": pd.Series(b, index=idx)}}
+    both = build(Candidate((("a", 1.0), ("b", 1.0)), "max"), members, values, {"f0.csv": 0})["f0.csv"]
+    np.testing.assert_allclose(both.to_numpy(), np.maximum(a, b))
+    # a 10-minute onset keeps only new highs of the last 10 rows (1-minute steps)
+    onset = build(Candidate((("a", 1.0), ("b", 1.0)), "max", "10min"), members, values, {"f0.csv": 0})["f0.csv"]
+    assert onset.iloc[40] == 0.99 and onset.iloc[41] == 0.0 and onset.iloc[120] == 0.5
+    # rows before the first scored row stay 0; the spatial check marks a value leaving the range seen so far
+    values["f0.csv"].iloc[100] = 5.0
+    spatial = build(Candidate((("a", 1.0),), "max", spatial_tolerance=0.05), members, values, {"f0.csv": 50})["f0.csv"]
+    assert spatial.iloc[:50].eq(0).all() and spatial.iloc[100] == 1.0 and spatial.iloc[120] == 0.5
