@@ -108,11 +108,24 @@ class OnlineDetector(PromcastModel):
             out[i] = score
         return out
 
+    def _recorded(self, index: pd.DatetimeIndex) -> np.ndarray:
+        """Scores the learner gave the fitted rows, each placed on the first row of ``index`` at or after
+        it (the largest when several land on one row): a panel on another grid than the fit's still
+        shows every alert once, never earlier than it happened."""
+        out = np.zeros(len(index))
+        fitted = self.fit_scores_
+        first = fitted.index > index[0] - (index[1] - index[0]) if len(index) > 1 else fitted.index >= index[0]
+        fitted = fitted[first & (fitted.index <= index[-1])]
+        if len(fitted):
+            pos = index.searchsorted(fitted.index, side="left")
+            np.maximum.at(out, pos, fitted.to_numpy())
+        return out
+
     def _score(self, x: pd.Series) -> pd.Series:
         later = x.index > self.last_timestamp_
         out = np.zeros(len(x))
         if (~later).any():
-            out[~later] = self.fit_scores_.reindex(x.index[~later]).fillna(0.0).to_numpy()
+            out[~later] = self._recorded(x.index[~later])
         if later.any():
             learner, spatial = copy.deepcopy((self.learner_, self.spatial_))
             out[later] = self._run(learner, spatial, x.to_numpy(dtype=float)[later])

@@ -116,3 +116,17 @@ def test_spatial_check_matches_its_vectorised_form():
         expected = [1.0 if check.step(v) else 0.0 for v in values]
         assert spatial_scores(values, 0.05, history).tolist() == expected
     assert spatial_scores(np.array([1.0, 2.0, 2.04, 2.2]), 0.05).tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fitted_rows_on_another_grid_keep_their_alerts(name):
+    """A panel on a coarser grid than the fit's shows each recorded alert once, at or after its row."""
+    x = anomalous("spike")
+    model = get_model(name).fit(x)  # the spike is in the fitted history: its score was recorded
+    assert model.fit_scores_.iloc[ONSET] == 1.0
+    coarse = x.iloc[::3]  # 15-minute panel
+    scores = model.score(coarse)
+    at = coarse.index.searchsorted(x.index[ONSET])
+    assert scores.iloc[at] == 1.0
+    exact = model.score(x)
+    np.testing.assert_array_equal(exact.to_numpy(), model.fit_scores_.to_numpy())
