@@ -28,6 +28,8 @@ from promcast.evaluation.runner import detect_corpus
 from promcast.evaluation.selection import Candidate, build
 
 MEMBERS = ("artime", "cad_ose", "knn", "iforest")
+#: the design card's detection mix, scored beside the grid (not a candidate) with ``--design-card``
+DESIGN_CARD = Candidate((("prophet", 0.3), ("lstm", 0.4), ("iforest", 0.3)), "pvalue", "12h")
 
 
 def candidates() -> list[Candidate]:
@@ -43,10 +45,10 @@ def candidates() -> list[Candidate]:
     return out
 
 
-def member_scores(files, cache: Path) -> tuple[dict, dict]:
+def member_scores(files, cache: Path, names=MEMBERS) -> tuple[dict, dict]:
     scores, seconds = {}, {}
     cache.mkdir(parents=True, exist_ok=True)
-    for name in MEMBERS:
+    for name in names:
         path = cache / f"{name}.pkl"
         if path.exists():
             scores[name], seconds[name] = pickle.loads(path.read_bytes())
@@ -61,12 +63,15 @@ def main() -> None:
     parser.add_argument("--nab", default=str(Path(REPO).parent / "shared" / "data" / "nab"))
     parser.add_argument("--cache", default="/tmp/promcast-members")
     parser.add_argument("--cv", type=int, default=DEFAULT_FOLDS)
+    parser.add_argument("--design-card", action="store_true",
+                        help="also score the design card's prophet 0.3 / lstm 0.4 / iforest 0.3 mix (slow members)")
     args = parser.parse_args()
     files = load_corpus(args.nab)
     windows = windows_by_path(files)
     values = {f.path: f.values for f in files}
     first = {f.path: int((f.values.index < f.values.index[0] + pd.Timedelta("1D")).sum()) for f in files}
-    members, seconds = member_scores(files, Path(args.cache))
+    names = MEMBERS + (("prophet", "lstm") if args.design_card else ())
+    members, seconds = member_scores(files, Path(args.cache), names)
     print("member walk-forward seconds:", ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
     started = time.perf_counter()
     built = {c.label: build(c, members, values, first) for c in candidates()}
@@ -79,6 +84,12 @@ def main() -> None:
         nested = cross_validate(built, windows, args.cv, profile)
         best_all = max(built, key=lambda k: score_corpus(built[k], windows, profile).normalized)
         print(f"  nested CV {nested.normalized:.1f}; chosen per fold: {nested.chosen}; chosen on all files: {best_all}")
+    if args.design_card:
+        card = build(DESIGN_CARD, members, values, first)
+        for profile in PROFILES:
+            ins = score_corpus(card, windows, profile).normalized
+            cv = cross_validate({"card": card}, windows, args.cv, profile).normalized
+            print(f"design card {DESIGN_CARD.label}, {profile}: in-sample {ins:.1f}, CV {cv:.1f}")
     print(f"\nselection took {time.perf_counter() - started:.0f} s")
 
 

@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="processes to use (default: one per core)")
     p.add_argument("--executor", choices=["local", "dask"], help="where files are scored (default: local)")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address, e.g. tcp://HOST:8786")
-    p.add_argument("--cv", type=int, metavar="K", nargs="?", const=4,
+    p.add_argument("--cv", type=int, metavar="K", nargs="?", const=4,  # const: evaluation.cv.DEFAULT_FOLDS
                    help="also print held-out NAB scores by grouped K-fold cross-validation over the files "
                         "(threshold chosen on the other folds; K defaults to 4)")
     p.add_argument("--no-backtest", action="store_true", help="skip the forecast backtest")
