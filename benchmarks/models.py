@@ -7,7 +7,9 @@
 - Grafana's augurs MSTL (pip install augurs; benchmark-only) on the same series;
 - iforest fit + score of the same 10,080 points (budget 1 s), vs a bare IsolationForest on the raw values;
 - lstm fit on 10,000 points (budget 20 s);
-- walk-forward ensemble over all 28 NAB files (budget 10 minutes), vs the `mad` baseline.
+- walk-forward ensemble over all 28 NAB files (budget 10 minutes), vs the `mad` baseline;
+- per-point scoring cost (µs/point) of every detector: fitted on 2 days at 5m, then scoring the next
+  5 days (2,016 points) as a live panel does, vs ``mad`` in the same run (``--detectors`` runs only this).
 """
 
 from __future__ import annotations
@@ -95,6 +97,29 @@ def bench_lstm(series: pd.Series) -> list[list]:
              "ok" if seconds <= BUDGETS["lstm"] else "OVER"]]
 
 
+DETECTORS = ("mad", "knn", "iforest", "artime", "cad_ose", "ensemble")
+
+
+def bench_detectors(repeat: int) -> list[list]:
+    """µs per scored point (fit excluded) and fit seconds, per detector."""
+    from promcast.models import get_model
+
+    index = pd.date_range("2024-03-04", periods=7 * 288, freq="5min", tz="UTC")
+    t = np.arange(len(index))
+    values = 50 + 10 * np.sin(2 * np.pi * t / 288) + np.random.default_rng(7).normal(0, 1.5, len(index))
+    series = pd.Series(values, index=index)
+    history, later = series.iloc[:576], series.iloc[576:]
+    rows, baseline = [], None
+    for name in DETECTORS:
+        fit_s, model = timed(lambda: get_model(name).fit(history), repeat)
+        score_s, _ = timed(lambda: model.score(later), repeat)
+        per_point = 1e6 * score_s / len(later)
+        baseline = per_point if name == "mad" else baseline
+        rows.append([f"{name} score, us/point", f"{per_point:.1f}", "mad us/point", f"{baseline:.1f}",
+                     f"{per_point / baseline:.1f}x", f"fit {fit_s:.2f} s", ""])
+    return rows
+
+
 def bench_nab() -> list[list]:
     from promcast.evaluation.corpus import load_corpus
     from promcast.evaluation.runner import detect_corpus
@@ -110,12 +135,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-nab", action="store_true", help="skip the 28-file walk-forward run")
+    parser.add_argument("--detectors", action="store_true", help="only the per-point detector costs")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     for noisy in ("cmdstanpy", "prophet", "promcast"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    if args.detectors:
+        print_table(["case", "promcast", "baseline", "baseline value", "ratio", "fit", ""], bench_detectors(args.repeat))
+        return
     series = week_of_minutes()
-    rows = bench_prophet(series, args.repeat) + bench_iforest(series, args.repeat) + bench_lstm(series)
+    rows = bench_detectors(args.repeat) + bench_prophet(series, args.repeat) + bench_iforest(series, args.repeat) + bench_lstm(series)
     if not args.skip_nab:
         rows += bench_nab()
     print_table(["case", "promcast s", "baseline", "baseline s", "ratio", "budget s", ""], rows)

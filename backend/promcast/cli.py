@@ -173,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="processes to use (default: one per core)")
     p.add_argument("--executor", choices=["local", "dask"], help="where files are scored (default: local)")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    p.add_argument("--cv", type=int, metavar="K", nargs="?", const=4,  # const: evaluation.cv.DEFAULT_FOLDS
+                   help="also print held-out NAB scores by grouped K-fold cross-validation over the files "
+                        "(threshold chosen on the other folds; K defaults to 4)")
     p.add_argument("--no-backtest", action="store_true", help="skip the forecast backtest")
     p.add_argument("--output", metavar="OUT.json", help="also write the full report as JSON")
     return parser
@@ -317,7 +320,8 @@ def _cmd_forecast(args) -> int:
 
 def _cmd_detect(args) -> int:
     from .durations import parse_duration
-    from .forecasting import ANOMALY_THRESHOLD, detect_histories, report_failures
+    from .forecasting import detect_histories, report_failures
+    from .models.calibration import alert_threshold
     from .models.registry import get_model_class
 
     settings = _settings(args, **{"prometheus.url": args.prometheus_url})
@@ -339,7 +343,8 @@ def _cmd_detect(args) -> int:
         from .plots import plot_anomalies
 
         plot_anomalies([(i.history.legend, i.history.values, i.scores) for i in result.items], args.plot,
-                       threshold=ANOMALY_THRESHOLD, title=f"{args.model} anomaly scores (walk-forward)")
+                       threshold=alert_threshold(get_model_class(args.model)),
+                       title=f"{args.model} anomaly scores (walk-forward)")
     return 1 if result.failures else 0
 
 
@@ -367,6 +372,8 @@ def _cmd_evaluate(args) -> int:
     parse_duration(args.refit_every, what="--refit-every")
     if args.workers is not None and args.workers < 1:
         raise InputError(f"bad --workers {args.workers}: expected 1 or more")
+    if args.cv is not None and args.cv < 2:
+        raise InputError(f"bad --cv {args.cv}: expected 2 or more folds, e.g. --cv 4")
     progress = None
     if sys.stderr.isatty():
         from tqdm import tqdm
@@ -379,7 +386,7 @@ def _cmd_evaluate(args) -> int:
     with make_executor(kind, args.scheduler or settings.executor.scheduler, workers=args.workers) as executor:
         results = evaluate(args.nab, models, windows=args.windows, refit_every=args.refit_every,
                            workers=args.workers, run_backtest=not args.no_backtest, progress=progress,
-                           executor=executor)
+                           executor=executor, cv=args.cv)
     print(format_report(results))
     if args.output:
         from .atomic import atomic_write_text

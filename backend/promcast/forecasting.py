@@ -15,10 +15,6 @@ from .sources.base import History
 
 log = logging.getLogger(__name__)
 
-#: score at or above which a row counts as anomalous (plots, episodes); tuned on NAB by `evaluate`
-ANOMALY_THRESHOLD = 0.9979
-
-
 @dataclass
 class SeriesFailure:
     legend: str

@@ -107,6 +107,22 @@ def test_evaluate_small_corpus(tmp_path):
     assert data["mad"]["nab"]["standard"]["score"] > 50
 
 
+def test_evaluate_cross_validated(tmp_path):
+    root = small_corpus(tmp_path)
+    report = tmp_path / "report.json"
+    result = run_cli("evaluate", "--nab", str(root), "--model", "mad", "--workers", "1", "--no-backtest",
+                     "--cv", "2", "--output", str(report))
+    assert result.returncode == 0, result.stderr
+    header = result.stdout.splitlines()[0].split()
+    assert header[:4] == ["model", "cv_standard", "cv_reward_low_FP_rate", "cv_reward_low_FN_rate"]
+    assert "standard" in header
+    data = json.loads(report.read_text())["mad"]["cv"]
+    assert set(data) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
+    assert [f["files"] for f in data["standard"]["folds"]] == [["art/f0.csv"], ["art/f1.csv"]]
+    bad = run_cli("evaluate", "--nab", str(root), "--model", "mad", "--cv", "1")
+    assert_one_line_error(bad, "--cv")
+
+
 def test_evaluate_missing_folder(tmp_path):
     assert_one_line_error(run_cli("evaluate", "--nab", str(tmp_path / "none")), "none")
 

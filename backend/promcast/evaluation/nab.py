@@ -117,7 +117,7 @@ def score_corpus(detections: Mapping[str, pd.Series], windows: Mapping[str, Sequ
                  probation_fraction: float = PROBATION_FRACTION) -> NabResult:
     """Score anomaly scores (one Series per file, one value per CSV row) with the optimised threshold."""
     files = _prepare(detections, windows, probation_fraction)
-    return _optimise(files, _profile(profile))
+    return _optimise(files, get_profile(profile))
 
 
 def score_profiles(detections: Mapping[str, pd.Series], windows: Mapping[str, Sequence[tuple]], *,
@@ -132,10 +132,48 @@ def score_at_threshold(detections: Mapping[str, pd.Series], windows: Mapping[str
                        probation_fraction: float = PROBATION_FRACTION) -> NabResult:
     """Score with a given threshold, e.g. one chosen on other data (no optimisation)."""
     files = _prepare(detections, windows, probation_fraction)
-    return _result(files, _profile(profile), float(threshold))
+    return _result(files, get_profile(profile), float(threshold))
 
 
-def _profile(profile: str | Profile) -> Profile:
+@dataclass(frozen=True)
+class RawScore:
+    """Un-normalised parts of a NAB score, summable over disjoint sets of files (held-out folds)."""
+
+    raw: float
+    null: float
+    perfect: float
+
+    def __add__(self, other: "RawScore") -> "RawScore":
+        return RawScore(self.raw + other.raw, self.null + other.null, self.perfect + other.perfect)
+
+    @property
+    def normalized(self) -> float:
+        """NAB's ``100 * (raw - null) / (perfect - null)``; NaN without any labelled window."""
+        span = self.perfect - self.null
+        return 100.0 * (self.raw - self.null) / span if span > 0 else float("nan")
+
+
+def prepare(detections: Mapping[str, pd.Series], windows: Mapping[str, Sequence[tuple]], *,
+            probation_fraction: float = PROBATION_FRACTION) -> dict[str, "_File"]:
+    """Files ready for :func:`optimise` and :func:`raw_at_threshold` (prepare once, score subsets often)."""
+    return {f.path: f for f in _prepare(detections, windows, probation_fraction)}
+
+
+def optimise(files: Sequence["_File"], profile: str | Profile = "standard") -> NabResult:
+    """The best threshold and its score over ``files`` (output of :func:`prepare`)."""
+    return _optimise(list(files), get_profile(profile))
+
+
+def raw_at_threshold(files: Sequence["_File"], threshold: float, profile: str | Profile = "standard") -> RawScore:
+    """Raw, null and perfect scores of prepared ``files`` at a given threshold; unlike
+    :func:`score_at_threshold` files without any window are fine (a held-out fold may have none)."""
+    prof = get_profile(profile)
+    raw = math.fsum(_score_file(f, prof, float(threshold)).score for f in files)
+    return RawScore(raw, -prof.fn * sum(f.scored_windows for f in files), prof.tp * sum(f.all_windows for f in files))
+
+
+def get_profile(profile: str | Profile) -> Profile:
+    """A profile by name (or itself); unknown names are a clear error."""
     if isinstance(profile, Profile):
         return profile
     try:

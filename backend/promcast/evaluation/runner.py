@@ -16,6 +16,7 @@ import pandas as pd
 
 from .backtest import BacktestResult, backtest
 from .corpus import NabFile, load_corpus, windows_by_path
+from .cv import CvResult, cross_validate_profiles
 from .nab import PROFILES, NabResult, score_profiles
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class ModelEvaluation:
     model: str
     nab: dict[str, NabResult]
     seconds: float
+    #: held-out scores by profile (``--cv K``), None without cross-validation
+    cv: dict[str, CvResult] | None = None
     backtest: list[BacktestResult] = field(default_factory=list)
     #: the same backtest with the labelled anomaly windows left out of errors and scales
     backtest_normal: list[BacktestResult] = field(default_factory=list)
@@ -122,8 +125,11 @@ def backtest_corpus(model: str, files: list[NabFile], *, workers: int | None = N
 
 
 def evaluate(nab_dir, models: list[str], *, windows=None, refit_every: str = "1d", workers: int | None = None,
-             run_backtest: bool = True, progress=None, executor=None) -> list[ModelEvaluation]:
+             run_backtest: bool = True, progress=None, executor=None, cv: int | None = None) -> list[ModelEvaluation]:
     """Score each model on the corpus (all profiles) and backtest the forecasters.
+
+    ``cv``: also score each model by grouped ``cv``-fold cross-validation over the files (its threshold
+    chosen on the training folds, applied to the held-out one; :mod:`.cv`).
 
     ``executor``: a :mod:`promcast.executors` executor (local pool or Dask), kept open across models;
     by default each step starts a local pool of ``workers`` processes. ``progress(model)`` is called
@@ -138,6 +144,8 @@ def evaluate(nab_dir, models: list[str], *, windows=None, refit_every: str = "1d
         detections, seconds = detect_corpus(model, files, refit_every=refit_every, workers=workers,
                                             executor=executor)
         evaluation = ModelEvaluation(model=model, nab=score_profiles(detections, windows_map), seconds=seconds)
+        if cv:
+            evaluation.cv = cross_validate_profiles({model: detections}, windows_map, cv)
         if run_backtest and get_model_class(model).is_forecaster:
             evaluation.backtest = backtest_corpus(model, files, workers=workers, executor=executor)
             evaluation.backtest_normal = backtest_corpus(model, files, workers=workers, executor=executor,
@@ -150,12 +158,19 @@ def evaluate(nab_dir, models: list[str], *, windows=None, refit_every: str = "1d
 
 
 def format_report(results: list[ModelEvaluation]) -> str:
-    """Plain-text table: NAB scores for the three profiles, threshold, time, MASE and coverage."""
-    header = ["model", *PROFILES, "threshold", "detect_s", "MASE(1d)", "cover95", "MASE_normal", "cover95_normal"]
+    """Plain-text table: NAB scores for the three profiles (held-out ``cv_*`` first, then in-sample),
+    the in-sample threshold, time, MASE and coverage."""
+    with_cv = any(r.cv for r in results)
+    cv_header = [f"cv_{p}" for p in PROFILES] if with_cv else []
+    header = ["model", *cv_header, *PROFILES, "threshold", "detect_s", "MASE(1d)", "cover95", "MASE_normal",
+              "cover95_normal"]
     rows = []
-    for r in sorted(results, key=lambda r: -r.nab["standard"].normalized):
+    key = (lambda r: -(r.cv["standard"].normalized if r.cv else -1e9)) if with_cv else (
+        lambda r: -r.nab["standard"].normalized)
+    for r in sorted(results, key=key):
         rows.append([
             r.model,
+            *((f"{r.cv[p].normalized:.1f}" if r.cv else "-") for p in (PROFILES if with_cv else ())),
             *(f"{r.nab[p].normalized:.1f}" for p in PROFILES),
             f"{r.nab['standard'].threshold:.4f}",
             f"{r.seconds:.0f}",
@@ -175,6 +190,11 @@ def report_json(results: list[ModelEvaluation]) -> dict:
             "nab": {p: {"score": round(res.normalized, 3), "threshold": res.threshold,
                         "detected_windows": res.total("detected"), "windows": res.total("windows"),
                         "false_positive_rows": res.total("fp")} for p, res in r.nab.items()},
+            "cv": None if not r.cv else {
+                p: {"score": round(res.normalized, 3),
+                    "folds": [{"files": list(f.files), "threshold": f.threshold, "train_score": round(f.train_score, 3),
+                               "held_out_raw": round(f.held_out.raw, 4)} for f in res.folds]}
+                for p, res in r.cv.items()},
             "detect_seconds": round(r.seconds, 1),
             "backtest": None if not r.backtest else {
                 "mase": round(r.mase, 4), "coverage_95": round(r.coverage, 4),

@@ -152,6 +152,11 @@ class PromcastModel(BaseEstimator):
     multivariate: ClassVar[bool] = False
     is_forecaster: ClassVar[bool] = False
     is_detector: ClassVar[bool] = True
+    #: learns from every row it scores (walk-forward fits it once; see :mod:`.online`)
+    online: ClassVar[bool] = False
+    #: alert threshold chosen on training folds by ``promcast evaluate --cv 4`` (None: Gaussian tail
+    #: scores, thresholded at ``2*Phi(z)-1``); see :func:`.calibration.alert_threshold`
+    cv_threshold: ClassVar[float | None] = None
     #: cheap hyper-parameters for the conformance suite and quick benchmarks
     fast_params: ClassVar[dict[str, Any]] = {}
 

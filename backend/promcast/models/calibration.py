@@ -79,3 +79,28 @@ def surprise(scores) -> np.ndarray:
 def from_surprise(bits) -> np.ndarray:
     """Inverse of :func:`surprise`: ``1 - 10 ** -bits`` in [0, 1]."""
     return np.clip(1.0 - np.power(10.0, -np.maximum(np.asarray(bits, dtype=float), 0.0)), 0.0, 1.0)
+
+
+#: the sensitivity (robust standard deviations) a model's cross-validated threshold stands for
+DEFAULT_SENSITIVITY = 3.0
+
+
+def alert_threshold(model, z: float = DEFAULT_SENSITIVITY) -> float:
+    """Score at or above which a row of ``model`` (a model or its class) alerts at sensitivity ``z``.
+
+    A model with a cross-validated threshold ``cv_threshold`` (chosen on training folds by ``promcast
+    evaluate --cv 4``; its scores are not Gaussian tail probabilities) alerts above it at the default
+    sensitivity 3, and other sensitivities scale its surprise: ``-log10(1 - t) = z / 3 * -log10(1 - T)``,
+    i.e. ``t = 1 - (1 - T) ** (z / 3)`` (6 -> twice as improbable in decades). Other models' scores are
+    Gaussian tail scores, so ``t = 2 * Phi(z) - 1`` (3 -> 0.9973), the band's own coverage.
+    """
+    from scipy.stats import norm
+
+    z = float(z)
+    cv = getattr(model, "cv_threshold", None)
+    if not isinstance(model, type) and hasattr(model, "cv_threshold_applies") and not model.cv_threshold_applies():
+        cv = None  # e.g. an ensemble with other members: its threshold was not cross-validated
+    if cv is None:
+        return float(np.clip(2.0 * norm.cdf(abs(z)) - 1.0, 0.0, 1.0))
+    return float(1.0 - (1.0 - float(cv)) ** (max(z, 0.0) / DEFAULT_SENSITIVITY))
+

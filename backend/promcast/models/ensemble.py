@@ -2,12 +2,16 @@
 
 Two sets of members with weights, each renormalised over the members that could be fitted:
 
-- ``score_weights`` (default iforest 0.5, knn 0.5) make the anomaly score. Measured walk-forward on
-  the 28 NAB files (standard profile, daily refits), combined offline from each member's own scores:
-  iforest alone 48.7 and knn alone 54.8 with onset emphasis, iforest + knn 64.3 (1:1 or 2:1 alike);
-  adding prophet or lstm residual scores (weights 0.1 to 0.5 next to iforest + knn) only lowered it
-  (by 0.8 to 2.2): their one-step residuals are heavy-tailed on these metrics and add false alarms.
-  Forecasters are therefore not detection members by default.
+- ``score_weights`` (default artime 0.5, cad_ose 0.5) make the anomaly score. Chosen under grouped
+  4-fold cross-validation over the 28 NAB files (``benchmarks/ensemble_selection.py``, a grid of 15
+  candidates: the previous iforest + knn default, artime and cad_ose alone and together with
+  max/mean/p-value combines and onset spans none/12h/1d; the p-value and 2:1 weight candidates were
+  added after a first look at a 12-candidate grid, so the nested score below is slightly optimistic): artime + cad_ose, p-value
+  combine, 12h onset without margin scores best on all files (standard 69.7 in-sample, 67.8 with the
+  threshold chosen on training folds). Choosing among the candidates inside the folds (nested) scores
+  65.6: what the selection procedure is worth on unseen files. iforest + knn (``PREVIOUS_SCORE_SETTINGS``)
+  scores 66.8 in-sample, 64.0 CV. Forecasters are not detection members by default: their one-step
+  residuals are heavy-tailed on these metrics and add false alarms.
 - ``weights`` (default prophet 0.3, lstm 0.4, iforest 0.3) make the forecast: the weighted mean of the
   forecasting members' ``yhat``, ``yhat_lower`` and ``yhat_upper`` (members that cannot forecast, like
   ``iforest``, are left out). Members used only for forecasts are fitted on first use (``predict``),
@@ -20,16 +24,16 @@ How scores combine (``combine``), all causal because each member's score is:
   sum of the members' surprises ``-log10 p_i`` (:func:`.calibration.surprise`). A distance-based member
   (knn) that is far more confident than the forest gets through.
 - ``"mean"``: the weighted arithmetic mean of the member scores.
+- ``"max"``: the largest member score, each scaled by its weight over the largest weight.
 
-Then ``onset`` (default ``"1d"``): :func:`.postprocess.onset_scores` keeps a row's score only where it
+Then ``onset`` (default ``"12h"``): :func:`.postprocess.onset_scores` keeps a row's score only where it
 beats every score of the preceding ``onset`` span by ``onset_margin`` decades of tail probability
-(default 0.2: a renewed alert must be ~1.6 times less probable), so an anomaly raises one alert at
-its start rather than one per row (NAB charges every extra alert; so does an on-call rota).
-``onset=None`` turns it off. Measured offline on NAB (iforest + knn 1:1, members' walk-forward
-scores): onset 12h/1d/36h/2d 62.8/64.3/56.8/55.2 without margin; at 1d, margin 0.1/0.2/0.3/0.5
-65.9/66.8/66.2/60.7; without onset 2.4 (no threshold separates the alerts from repeated rows).
-The real run (``promcast evaluate --nab ../shared/data/nab --model ensemble --no-backtest``, 2 cores):
-standard 66.5, reward_low_FP_rate 61.2, reward_low_FN_rate 70.2, threshold 0.9979, 55 s.
+(default 0), so an anomaly raises one alert at its start rather than one per row (NAB charges every
+extra alert; so does an on-call rota). ``onset=None`` turns it off. ``spatial_tolerance`` (default off:
+both default members already apply NAB's 5% spatial check) sets any row whose value leaves the range
+seen so far by that fraction of it to 1. When every scoring member is online (:mod:`.online`), so is
+the ensemble: walk-forward fits it once. The default threshold (``cv_threshold``) is the median of the
+training folds' thresholds, see :func:`.calibration.alert_threshold` for how ``sensitivity`` maps onto it.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import pandas as pd
 
 from ..errors import InputError, UnknownNameError
 from .base import Forecaster, InsufficientHistory, PromcastModel, forecast_frame, interval_z, to_timedelta
+from .online import check_tolerance, spatial_scores
 from .postprocess import onset_scores
 from .registry import get_model_class, model_names, register
 
@@ -51,11 +56,15 @@ log = logging.getLogger("promcast.models")
 #: forecast weights (the design's defaults)
 DEFAULT_WEIGHTS: dict[str, float] = {"prophet": 0.3, "lstm": 0.4, "iforest": 0.3}
 #: anomaly-score weights (measured on NAB, see the module docstring)
-DEFAULT_SCORE_WEIGHTS: dict[str, float] = {"iforest": 0.5, "knn": 0.5}
+DEFAULT_SCORE_WEIGHTS: dict[str, float] = {"artime": 0.5, "cad_ose": 0.5}
 #: default span of the onset emphasis, and how much worse (decades of tail probability) a renewed alert must be
-DEFAULT_ONSET = "1d"
-DEFAULT_ONSET_MARGIN = 0.2
-COMBINE_METHODS = ("mean", "pvalue")
+DEFAULT_ONSET = "12h"
+DEFAULT_ONSET_MARGIN = 0.0
+#: the previous default, kept for reference: iforest + knn with a 1-day onset and margin 0.2
+PREVIOUS_SCORE_SETTINGS = {"score_weights": {"iforest": 0.5, "knn": 0.5}, "onset": "1d", "onset_margin": 0.2}
+COMBINE_METHODS = ("mean", "pvalue", "max")
+#: spatial check on the combined score (None: off)
+DEFAULT_SPATIAL: float | None = None
 #: a member score of exactly 1 counts as this tail probability (keeps the log finite)
 _MIN_TAIL = 1e-12
 
@@ -65,6 +74,10 @@ def combine_scores(scores: Mapping[str, np.ndarray], weights: Mapping[str, float
     """Combine member scores (arrays of equal length in [0, 1]) with weights summing to one."""
     if method == "mean":
         return np.clip(sum(weights[k] * np.asarray(s, dtype=float) for k, s in scores.items()), 0.0, 1.0)
+    if method == "max":  # weights scale each member: a member at weight w alerts at most at w / max weight
+        top = max(weights.values())
+        return np.clip(np.max([weights[k] / top * np.asarray(s, dtype=float) for k, s in scores.items()], axis=0),
+                       0.0, 1.0)
     log_tail = sum(
         weights[k] * np.log(np.clip(1.0 - np.asarray(s, dtype=float), _MIN_TAIL, 1.0)) for k, s in scores.items()
     )
@@ -80,11 +93,14 @@ class Ensemble(Forecaster):
     #: members downsample for themselves (each has its own limit)
     max_fit_points: ClassVar[int | None] = None
     fast_params: ClassVar[dict[str, Any]] = {"fast": True}
+    #: median of the standard profile's four training-fold thresholds (``promcast evaluate --nab
+    #: ../shared/data/nab --model ensemble --cv 4``: 0.6212, 0.6212, 0.5110, 0.6212), default settings
+    cv_threshold: ClassVar[float | None] = 0.6212
 
     def __init__(self, weights: Mapping[str, float] | None = None, combine: str = "pvalue",
                  member_params: Mapping[str, Mapping[str, Any]] | None = None, fast: bool = False, seed: int = 0,
                  score_weights: Mapping[str, float] | None = None, onset: str | None = DEFAULT_ONSET,
-                 onset_margin: float = DEFAULT_ONSET_MARGIN):
+                 onset_margin: float = DEFAULT_ONSET_MARGIN, spatial_tolerance: float | None = DEFAULT_SPATIAL):
         self.weights = weights
         self.combine = combine
         self.member_params = member_params
@@ -93,6 +109,7 @@ class Ensemble(Forecaster):
         self.score_weights = score_weights
         self.onset = onset
         self.onset_margin = onset_margin
+        self.spatial_tolerance = spatial_tolerance
 
     # ---- configuration -------------------------------------------------------------------------
     @staticmethod
@@ -138,9 +155,26 @@ class Ensemble(Forecaster):
             params.setdefault("seed", self.seed)
         return params
 
+    def cv_threshold_applies(self) -> bool:
+        """``cv_threshold`` was measured with the default score settings only."""
+        weights = self.score_weights
+        return ((weights is None or dict(weights) == DEFAULT_SCORE_WEIGHTS) and self.combine == "pvalue"
+                and self.onset == DEFAULT_ONSET and self.onset_margin == DEFAULT_ONSET_MARGIN
+                and self.spatial_tolerance == DEFAULT_SPATIAL and not self.member_params)
+
+    @property
+    def online(self) -> bool:
+        """Online when every scoring member is (walk-forward then fits it once, see :mod:`.online`)."""
+        try:
+            names = self._score_weights()
+        except InputError:
+            return False
+        return all(get_model_class(name).online for name in names)
+
     # ---- fit -----------------------------------------------------------------------------------
     def _fit(self, y: pd.Series) -> None:
         weights, score_weights = self._weights(), self._score_weights()
+        self.spatial_tolerance_ = check_tolerance(self.spatial_tolerance, "ensemble spatial_tolerance")
         if self.combine not in COMBINE_METHODS:
             raise InputError(f"bad ensemble combine {self.combine!r}: expected one of {', '.join(COMBINE_METHODS)}")
         onset = self._onset()
@@ -186,8 +220,10 @@ class Ensemble(Forecaster):
 
     @property
     def weights_(self) -> dict[str, float]:
-        """Forecast weights renormalised over the members fitted so far (forecast-only ones fit lazily)."""
-        return self._renormalise(self.configured_weights_)
+        """Forecast weights really used: renormalised over the forecasting members fitted so far
+        (forecast-only ones fit lazily, on the first forecast; members that cannot forecast get none)."""
+        forecasting = {k: w for k, w in self.configured_weights_.items() if get_model_class(k).is_forecaster}
+        return self._renormalise(forecasting)
 
     # ---- scores --------------------------------------------------------------------------------
     def _score(self, x: pd.Series) -> pd.Series:
@@ -195,6 +231,11 @@ class Ensemble(Forecaster):
         combined = combine_scores(scores, self.score_weights_, self.combine)
         if self.onset_rows_:
             combined = onset_scores(combined, self.onset_rows_, getattr(self, "onset_margin_", 0.0))
+        tolerance = getattr(self, "spatial_tolerance_", None)
+        if tolerance is not None:
+            before = self.history_[self.history_.index < x.index[0]].to_numpy(dtype=float)
+            spatial = spatial_scores(x.to_numpy(dtype=float), tolerance, history=before)
+            combined = np.where(spatial > 0, 1.0, combined)
         return pd.Series(combined, index=x.index)
 
     def member_scores(self, series: pd.Series) -> pd.DataFrame:

@@ -29,6 +29,8 @@ MODULES: dict[str, str] = {
     "mad": "promcast.models.mad",
     "holt_winters": "promcast.models.holt_winters",
     "knn": "promcast.models.knn",
+    "artime": "promcast.models.artime",
+    "cad_ose": "promcast.models.cad_ose",
 }
 #: the forecaster used when none is named (CLI ``forecast``)
 DEFAULT_FORECASTER = "prophet"

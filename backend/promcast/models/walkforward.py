@@ -6,6 +6,10 @@ history before it (all of it, or a trailing ``train_window``), then the block's 
 A row's score therefore depends on the rows before its block (the fit and the context) and on the
 rows of its block up to itself (the score contract): never on a later row. Rows before
 ``min_history`` score 0 (the probationary period).
+
+Online models (``online = True``: they learn from every row they score, like NAB's detectors) are
+fitted once, on the history before the first scored row, and then score all later rows in one pass;
+refitting them would only replay the same rows.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import pandas as pd
 from ..errors import InputError
 from .base import clean_index, to_timedelta
 from .prepare import clean, valid_rows
-from .registry import fit_with_fallback, get_model_class
+from .registry import fit_with_fallback, get_model, get_model_class
 
 log = logging.getLogger("promcast.models")
 
@@ -40,6 +44,7 @@ def walk_forward_scores(
     """
     params = dict(params or {})
     cls = get_model_class(model_name)
+    online = bool(get_model(model_name, **params).online)  # an ensemble is online when its members are
     refit = to_timedelta(refit_every, what="refit_every")
     window = to_timedelta(train_window, what="train_window") if train_window is not None else None
     if isinstance(series, pd.DataFrame) and not cls.multivariate and series.shape[1] != 1:
@@ -57,7 +62,7 @@ def walk_forward_scores(
     notes: list[str] = []
     block_start = start
     while block_start is not None:
-        block_end = block_start + refit
+        block_end = block_start + refit if not online else times[-1] + refit
         history = data[times < block_start]
         if window is not None:
             history = history[history.index >= block_start - window]

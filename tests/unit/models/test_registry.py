@@ -17,7 +17,8 @@ from .conftest import daily_series
 
 
 def test_the_documented_names():
-    assert model_names() == ["prophet", "lstm", "iforest", "ensemble", "seasonal_naive", "mad", "holt_winters", "knn"]
+    assert model_names() == ["prophet", "lstm", "iforest", "ensemble", "seasonal_naive", "mad", "holt_winters", "knn",
+                             "artime", "cad_ose"]
 
 
 def test_importing_the_package_loads_neither_tensorflow_nor_prophet():

@@ -65,3 +65,16 @@ def test_bad_arguments():
     two = pd.DataFrame({"a": daily_series(days=1), "b": daily_series(days=1)})
     with pytest.raises(InputError, match="one series"):
         walk_forward_scores("mad", two)
+
+
+def test_online_models_are_fitted_once_and_then_learn_as_they_score():
+    from promcast.models import get_model
+
+    series = daily_series(days=4)
+    series.iloc[-30] += 8.0
+    walked = walk_forward_scores("artime", series, refit_every="1d", min_history="1d")
+    start = series.index[0] + pd.Timedelta("1D")
+    model = get_model("artime").fit(series[series.index < start])
+    expected = model.score(series[series.index >= start])
+    np.testing.assert_array_equal(walked[series.index >= start].to_numpy(), expected.to_numpy())
+    assert (walked[series.index < start] == 0).all()

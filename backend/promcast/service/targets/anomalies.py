@@ -1,8 +1,11 @@
 """``anomalies``: the actual series, its causal anomaly score in [0, 1] and the model's band.
 
 ``sensitivity`` (robust standard deviations, default 3) sets both the band and the threshold a score
-must pass to count as anomalous (``2*Phi(z) - 1``: 3 -> 0.9973), so a point outside the band is a
-point that scores above the threshold. Detectors that do not forecast give no band.
+must pass to count as anomalous (:func:`promcast.models.calibration.alert_threshold`): for residual
+models ``2*Phi(z) - 1`` (3 -> 0.9973), so a point outside the band is a point that scores above the
+threshold; for detectors with a cross-validated threshold (the default ``ensemble``, ``artime``,
+``cad_ose``) sensitivity 3 is that threshold and other values scale its surprise. Detectors that do
+not forecast give no band.
 """
 
 from __future__ import annotations

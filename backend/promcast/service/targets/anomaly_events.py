@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...models.calibration import alert_threshold
 from ..frames import epoch_ms, table_frame
 from ..request import Payload, TargetQuery, notice
 from .anomalies import ScoringRequest
@@ -41,7 +42,7 @@ class AnomalyEvents(Target):
         rows: list[tuple[float, list]] = []
         for history, legend, entry in scoring.fitted(ctx, notices):
             scores = scorer.score(entry, history)
-            found = episodes(scores.to_numpy() >= threshold)
+            found = episodes(scores.to_numpy() >= alert_threshold(entry.model, z))
             if not found:
                 continue
             peaks = pd.DatetimeIndex([scores.iloc[a:b + 1].idxmax() for a, b in found])

@@ -1,0 +1,132 @@
+"""Online detectors (``cad_ose``, ``artime``): learners that score each row as they learn from it.
+
+Such a learner's score of row ``i`` is produced when row ``i`` arrives, from what it learnt on rows
+before ``i``: causal by construction, like NAB's detectors. Fitting replays the history through a fresh
+learner and keeps the scores it gave (``fit_scores_``); scoring a row at or before the end of the
+history returns that recorded score (what the learner said then, not a second look at a row it has
+already learnt), and rows after it continue a copy of the learner from the end of the history.
+
+The spatial check (:class:`SpatialCheck`) is the one Numenta added to HTM for NAB: a value beyond the
+range seen so far by more than ``tolerance`` of that range scores 1. Learners that quantise values on a
+range fixed at fit time cannot see how far out a new value is; this check can.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .base import PromcastModel
+
+#: NAB's numenta detector's ``spatialTolerance``: 5% of the range seen so far
+SPATIAL_TOLERANCE = 0.05
+
+
+class SpatialCheck:
+    """Running min/max of the values seen so far; ``step(v)`` is True when ``v`` leaves that range by more
+    than ``tolerance`` times its width (then the range grows to include ``v``)."""
+
+    def __init__(self, tolerance: float = SPATIAL_TOLERANCE):
+        self.tolerance = float(tolerance)
+        self.low = np.inf
+        self.high = -np.inf
+
+    def step(self, value: float) -> bool:
+        fired = False
+        if self.high >= self.low:
+            margin = self.tolerance * (self.high - self.low)
+            fired = value > self.high + margin or value < self.low - margin
+        self.low = min(self.low, value)
+        self.high = max(self.high, value)
+        return bool(fired)
+
+
+def spatial_scores(values: np.ndarray, tolerance: float = SPATIAL_TOLERANCE, history: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """1 where a value leaves the range of ``history`` and the values before it (causal), else 0
+    (vectorised :class:`SpatialCheck`)."""
+    v = np.asarray(values, dtype=float)
+    if not len(v):
+        return np.zeros(0)
+    h = np.asarray(history if history is not None else [], dtype=float)
+    start_hi = float(h.max()) if len(h) else -np.inf
+    start_lo = float(h.min()) if len(h) else np.inf
+    hi = np.maximum.accumulate(np.concatenate([[start_hi], v[:-1]]))
+    lo = np.minimum.accumulate(np.concatenate([[start_lo], v[:-1]]))
+    seen = hi >= lo
+    margin = np.where(seen, float(tolerance) * (hi - lo), 0.0)
+    with np.errstate(invalid="ignore"):
+        fired = seen & ((v > hi + margin) | (v < lo - margin))
+    return fired.astype(float)
+
+
+def check_tolerance(value, what: str) -> float | None:
+    """``None`` (off) or a number >= 0."""
+    if value is None:
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        out = float("nan")
+    if not (np.isfinite(out) and out >= 0):
+        raise InputError(f"bad {what} {value!r}: expected a number >= 0 (e.g. 0.05) or null to turn it off")
+    return out
+
+
+class OnlineDetector(PromcastModel):
+    """Template for online learners: subclasses implement ``_new_learner(y)``, an object whose
+    ``step(value) -> float`` returns the row's score in [0, 1] and then learns the row."""
+
+    max_fit_points: ClassVar[int | None] = 200_000
+    online: ClassVar[bool] = True
+    #: hyper-parameter holding the spatial tolerance (None: no spatial check)
+    spatial_param: ClassVar[str] = "spatial_tolerance"
+
+    def _new_learner(self, y: pd.Series) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _fit(self, y: pd.Series) -> None:
+        tolerance = check_tolerance(getattr(self, self.spatial_param), self.spatial_param)
+        learner = self._new_learner(y)
+        spatial = SpatialCheck(tolerance) if tolerance is not None else None
+        scores = self._run(learner, spatial, y.to_numpy(dtype=float))
+        self.learner_ = learner
+        self.spatial_ = spatial
+        self.fit_scores_ = pd.Series(scores, index=y.index)
+
+    @staticmethod
+    def _run(learner, spatial: SpatialCheck | None, values: np.ndarray) -> np.ndarray:
+        out = np.empty(len(values))
+        for i, v in enumerate(values.tolist()):
+            score = learner.step(v)
+            if spatial is not None and spatial.step(v):
+                score = 1.0
+            out[i] = score
+        return out
+
+    def _recorded(self, index: pd.DatetimeIndex) -> np.ndarray:
+        """Scores the learner gave the fitted rows, each placed on the first row of ``index`` at or after
+        it (the largest when several land on one row): a panel on another grid than the fit's still
+        shows every alert once, never earlier than it happened."""
+        out = np.zeros(len(index))
+        fitted = self.fit_scores_
+        first = fitted.index > index[0] - (index[1] - index[0]) if len(index) > 1 else fitted.index >= index[0]
+        fitted = fitted[first & (fitted.index <= index[-1])]
+        if len(fitted):
+            pos = index.searchsorted(fitted.index, side="left")
+            np.maximum.at(out, pos, fitted.to_numpy())
+        return out
+
+    def _score(self, x: pd.Series) -> pd.Series:
+        later = x.index > self.last_timestamp_
+        out = np.zeros(len(x))
+        if (~later).any():
+            out[~later] = self._recorded(x.index[~later])
+        if later.any():
+            learner, spatial = copy.deepcopy((self.learner_, self.spatial_))
+            out[later] = self._run(learner, spatial, x.to_numpy(dtype=float)[later])
+        return pd.Series(out, index=x.index)

@@ -1,0 +1,32 @@
+"""alert_threshold: Gaussian for residual models, the cross-validated threshold for the others."""
+
+from __future__ import annotations
+
+import pytest
+
+from promcast.models.calibration import alert_threshold
+from promcast.models.registry import get_model_class
+
+
+def test_residual_models_keep_the_gaussian_threshold():
+    mad = get_model_class("mad")
+    assert mad.cv_threshold is None
+    assert alert_threshold(mad, 3) == pytest.approx(0.9973, abs=1e-4)
+
+
+def test_default_detector_alerts_at_its_cv_threshold_and_sensitivity_scales_it():
+    ensemble = get_model_class("ensemble")
+    assert alert_threshold(ensemble) == pytest.approx(ensemble.cv_threshold)
+    values = [alert_threshold(ensemble, z) for z in (1, 2, 3, 4, 6, 8)]
+    assert values == sorted(values) and len(set(values)) == len(values), "higher sensitivity, fewer alerts"
+    assert alert_threshold(ensemble, 6) == pytest.approx(1 - (1 - ensemble.cv_threshold) ** 2)
+    assert 0.0 < values[0] and values[-1] < 1.0
+
+
+def test_cv_threshold_only_for_the_settings_it_was_measured_with():
+    from promcast.models import get_model
+
+    assert alert_threshold(get_model("ensemble")) == pytest.approx(0.6212)
+    other = get_model("ensemble", score_weights={"iforest": 0.5, "knn": 0.5})
+    assert alert_threshold(other, 3) == pytest.approx(0.9973, abs=1e-4)
+    assert alert_threshold(get_model("cad_ose")) == pytest.approx(get_model_class("cad_ose").cv_threshold)

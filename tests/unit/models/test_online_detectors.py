@@ -1,0 +1,132 @@
+"""``artime`` and ``cad_ose`` on hand-made series: what each should flag, and that they are causal.
+
+Every series is a 2-hour sine at 5-minute steps with a little noise; the model is fitted on the first
+day (its warm-up) and scores the next two days; the anomaly starts at row ``ONSET``. "Flags" means the
+highest score in the 4 hours after the onset is above 0.5 and above the highest score the clean series
+gets over the same rows (so a test fails when the detector ignores the anomaly). Each case is checked
+on the learner alone (``spatial_tolerance=None``), so the spatial check cannot do the learner's work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from promcast.models import get_model
+from promcast.models.online import SpatialCheck, spatial_scores
+
+STEP = pd.Timedelta(minutes=5)
+FIT = 288  # one day
+ONSET = 600
+AFTER = 48  # four hours
+NAMES = ["artime", "cad_ose"]
+
+
+def base(n: int = 864, period: int = 24, seed: int = 0) -> pd.Series:
+    index = pd.date_range("2024-01-01", periods=n, freq=STEP, tz="UTC")
+    t = np.arange(n)
+    noise = np.random.default_rng(seed).normal(0, 0.2, n)
+    return pd.Series(10 + 3 * np.sin(2 * np.pi * t / period) + noise, index=index)
+
+
+def anomalous(kind: str) -> pd.Series:
+    x = base()
+    t = np.arange(len(x))
+    if kind == "spike":
+        x.iloc[ONSET] += 8.0
+    elif kind == "level_shift":
+        x.iloc[ONSET:] += 4.0
+    elif kind == "frequency_change":
+        x.iloc[ONSET:] = 10 + 3 * np.sin(2 * np.pi * t[ONSET:] / 6) + np.random.default_rng(1).normal(0, 0.2, len(x) - ONSET)
+    elif kind == "flat_line":  # the metric stops updating: its last value repeats
+        x.iloc[ONSET:] = x.iloc[ONSET - 1]
+    return x
+
+
+def scores_after_fit(name: str, x: pd.Series, **params) -> np.ndarray:
+    model = get_model(name, spatial_tolerance=None, **params).fit(x.iloc[:FIT])
+    return model.score(x.iloc[FIT:]).to_numpy()
+
+
+def window_max(scores: np.ndarray) -> float:
+    start = ONSET - FIT
+    return float(scores[start:start + AFTER].max())
+
+
+CASES = ["spike", "level_shift", "frequency_change", "flat_line"]
+#: known weakness, measured: CAD predicts a level it has seen often, so a flat line at an ordinary value
+#: scores 0.49 where the clean series' noise reaches 0.68 over the same rows
+WEAK = {("cad_ose", "flat_line")}
+
+
+@pytest.mark.parametrize("name,kind", [
+    pytest.param(n, k, marks=pytest.mark.xfail(strict=True, reason="documented weakness")) if (n, k) in WEAK else (n, k)
+    for n in NAMES for k in CASES])
+def test_hand_made_anomaly_is_flagged(name, kind):
+    clean = window_max(scores_after_fit(name, base()))
+    flagged = window_max(scores_after_fit(name, anomalous(kind)))
+    assert flagged > 0.5
+    assert flagged > clean
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_quiet_before_the_anomaly(name):
+    """Before the onset the clean sine raises at most a couple of alerts above 0.75."""
+    scores = scores_after_fit(name, anomalous("level_shift"))
+    assert (scores[: ONSET - FIT] > 0.75).sum() <= 2
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gap_then_spike(name):
+    """Rows missing for 2.5 hours: no crash, scores aligned, and a spike after the gap still scores 1
+    (spatial check on, the default)."""
+    x = anomalous("spike")
+    x = x.drop(x.index[ONSET - 40:ONSET - 10])
+    model = get_model(name).fit(x.iloc[:FIT])
+    later = x.iloc[FIT:]
+    scores = model.score(later)
+    assert scores.index.equals(later.index)
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert scores.loc[base().index[ONSET]] == 1.0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scores_up_to_k_do_not_depend_on_later_rows(name):
+    x = anomalous("frequency_change")
+    model = get_model(name).fit(x.iloc[:FIT])
+    k = ONSET - FIT + 20
+    later = x.iloc[FIT:].copy()
+    full = model.score(later)
+    changed = later.copy()
+    changed.iloc[k + 1:] = np.random.default_rng(5).normal(50, 10, len(changed) - k - 1)
+    pd.testing.assert_series_equal(model.score(changed).iloc[:k + 1], full.iloc[:k + 1])
+    # and fitted rows keep the score the learner gave them when they arrived
+    np.testing.assert_array_equal(model.score(x.iloc[:FIT]).to_numpy(), model.fit_scores_.to_numpy())
+    assert not model.score(changed).iloc[k + 1:].equals(full.iloc[k + 1:]), "later rows must matter to later scores"
+
+
+def test_spatial_check_matches_its_vectorised_form():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        history, values = rng.normal(size=rng.integers(0, 5)), rng.normal(size=30) * rng.uniform(0.5, 3)
+        check = SpatialCheck(0.05)
+        for v in history:
+            check.step(v)
+        expected = [1.0 if check.step(v) else 0.0 for v in values]
+        assert spatial_scores(values, 0.05, history).tolist() == expected
+    assert spatial_scores(np.array([1.0, 2.0, 2.04, 2.2]), 0.05).tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fitted_rows_on_another_grid_keep_their_alerts(name):
+    """A panel on a coarser grid than the fit's shows each recorded alert once, at or after its row."""
+    x = anomalous("spike")
+    model = get_model(name).fit(x)  # the spike is in the fitted history: its score was recorded
+    assert model.fit_scores_.iloc[ONSET] == 1.0
+    coarse = x.iloc[::3]  # 15-minute panel
+    scores = model.score(coarse)
+    at = coarse.index.searchsorted(x.index[ONSET])
+    assert scores.iloc[at] == 1.0
+    exact = model.score(x)
+    np.testing.assert_array_equal(exact.to_numpy(), model.fit_scores_.to_numpy())
