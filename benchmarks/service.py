@@ -13,7 +13,10 @@ same run:
 - warm: the same request again (the fit is cached), median over ``--repeat`` runs, alternating with
   Prometheus's own ``/api/v1/query_range`` for the same 2 days at the same 1-minute step (what
   Grafana's Prometheus datasource asks for that panel), both over HTTP with the JSON decoded by the
-  client (``response.json()``), as Grafana decodes both in the browser.
+  client (``response.json()``), as Grafana decodes both in the browser. The client is a process of its
+  own (``_panel_client.py``), as Grafana is: in promcast's process, the garbage of decoding 15,844
+  points triggered full collections over promcast's heap (Prophet, pandas: ~190,000 objects), a pause
+  of ~100 ms in one run out of five that a separate client never causes.
 
 Budgets (issue 12): warm p50 at most 2x Prometheus's p50; cold at most 3 s.
 
@@ -25,10 +28,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import _common  # noqa: E402,F401 - puts backend/ and tests/ on sys.path
 
@@ -142,24 +147,16 @@ def main(argv: list[str] | None = None) -> int:
             with Served(app) as served:
                 body = panel_request(end, args.model)
 
-                decoding: dict[str, list[float]] = {"promcast": [], "prometheus": []}
-
-                def decoded(name: str, response: requests.Response):
-                    """The answer's JSON, decoded by the client (timed apart too: part of each run's time)."""
-                    response.raise_for_status()
-                    began = time.perf_counter()
-                    answer = response.json()
-                    decoding[name].append(time.perf_counter() - began)
-                    return answer
-
                 def ours() -> int:
                     response = session.post(f"{served.url}/grafana/query", json=body, timeout=120)
-                    return sum(len(f["datapoints"]) for f in decoded("promcast", response))
+                    response.raise_for_status()
+                    return sum(len(f["datapoints"]) for f in response.json())
 
                 def theirs() -> int:
                     response = session.get(f"{prometheus.url}/api/v1/query_range", timeout=30, params={
                         "query": EXPR, "start": (end - PANEL).timestamp(), "end": end.timestamp(), "step": STEP_S})
-                    return sum(len(s["values"]) for s in decoded("prometheus", response)["data"]["result"])
+                    response.raise_for_status()
+                    return sum(len(s["values"]) for s in response.json()["data"]["result"])
 
                 prom_points = theirs()  # Prometheus's own first touch of the blocks
                 began = time.perf_counter()
@@ -174,16 +171,16 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"promcast answered at steps {sorted(steps)} s, not the panel's {STEP_S:g} s", file=sys.stderr)
                     return 1
 
-                times: dict[str, list[float]] = {"promcast": [], "prometheus": []}
-                for values in decoding.values():
-                    values.clear()
-                runs = {"promcast": ours, "prometheus": theirs}
-                for i in range(args.repeat):
-                    names = list(runs) if i % 2 == 0 else list(reversed(runs))
-                    for name in names:
-                        began = time.perf_counter()
-                        runs[name]()
-                        times[name].append(time.perf_counter() - began)
+                runs = {
+                    "promcast": {"method": "POST", "url": f"{served.url}/grafana/query", "json": body},
+                    "prometheus": {"method": "GET", "url": f"{prometheus.url}/api/v1/query_range", "params": {
+                        "query": EXPR, "start": (end - PANEL).timestamp(), "end": end.timestamp(), "step": STEP_S}},
+                }
+                client = subprocess.run([sys.executable, str(Path(__file__).with_name("_panel_client.py"))],
+                                        input=json.dumps({"repeat": args.repeat, "runs": runs}),
+                                        capture_output=True, text=True, check=True)
+                timed = json.loads(client.stdout)
+                times, decoding = timed["times"], timed["decoding"]
         finally:
             prometheus.stop()
 
