@@ -517,3 +517,31 @@ def test_max_points_per_request_above_prometheus_limit_is_refused():
 
     with pytest.raises(ConfigError, match="max_points_per_request"):
         load_settings(environ={"PROMCAST_PROMETHEUS_MAX_POINTS_PER_REQUEST": "30000"})
+
+
+# --------------------------------------------------------------------------- the environment, read once
+
+
+def test_proxies_ca_bundle_and_netrc_come_from_the_environment_once(monkeypatch, tmp_path):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+                 "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine prom.example login netrc-user password netrc-pass\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    session = PrometheusSource("http://prom.example:9090")._session
+    assert session.trust_env is False  # requests no longer reads them on every call
+    assert session.proxies["http"] == "http://proxy.example:3128"
+    assert session.verify == str(tmp_path / "ca.pem")
+    assert session.auth == ("netrc-user", "netrc-pass")
+
+    assert PrometheusSource("http://prom.example:9090", basic_auth=("u", "p"))._session.auth == ("u", "p")
+    monkeypatch.setenv("NO_PROXY", "prom.example")
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("NETRC")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    session = PrometheusSource("http://prom.example:9090")._session
+    assert not session.proxies and session.verify is True and session.auth is None

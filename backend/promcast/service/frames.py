@@ -8,6 +8,8 @@ infinity, so non-finite points are dropped rather than sent as invalid JSON.
 Datapoints are encoded to JSON text when a frame is built (:class:`Points`): formatting floats is most
 of a warm query's cost, and a forecast that is served again (the same aligned grid) can reuse its
 encoded points from the model cache instead of formatting thousands of floats on every refresh.
+Points are formatted by orjson where its text is exactly the standard library's (see
+:func:`dump_points`), so the answer is the same bytes whichever encoder wrote it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from ..sources.base import format_labels
@@ -46,13 +49,31 @@ class Points:
         keep = np.isfinite(vals)
         if not keep.all():
             vals, ms = vals[keep], ms[keep]
-        return cls(json.dumps(list(zip(vals.tolist(), ms.tolist())), separators=(",", ":")), len(vals))
+        return cls(dump_points(vals, ms), len(vals))
 
     def decode(self) -> list[list[float]]:
         return json.loads(self.json)
 
     def __len__(self) -> int:
         return self.count
+
+
+#: magnitudes Python writes without an exponent (``repr``: fixed notation for exponents -4 to 15)
+_FIXED_LOW, _FIXED_HIGH = 1e-4, 1e16
+
+
+def dump_points(values: np.ndarray, ms: np.ndarray) -> str:
+    """``[[value,ms],...]`` exactly as ``json.dumps(..., separators=(",", ":"))`` writes it, fast.
+
+    Both encoders write a float's shortest round-trip digits; they differ only in when they switch to
+    an exponent (Python: ``1e-05``, ``1e+16``; orjson: ``0.00001``, ``1e16``). orjson writes the
+    points when every value is 0 or in the range Python writes without one, the standard library
+    otherwise. ``values`` must be finite.
+    """
+    magnitude = np.abs(values)
+    if bool((((magnitude >= _FIXED_LOW) & (magnitude < _FIXED_HIGH)) | (magnitude == 0)).all()):
+        return orjson.dumps(list(zip(values.tolist(), ms.tolist()))).decode()
+    return json.dumps(list(zip(values.tolist(), ms.tolist())), separators=(",", ":"))
 
 
 def series_frame(name: str, index: pd.DatetimeIndex | None, values: Iterable[float] | Points, ref_id: str) -> dict[str, Any]:

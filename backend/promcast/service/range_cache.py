@@ -123,6 +123,8 @@ class RangeCache:
         """Keep the settled part of ``answer`` (joined to ``entry`` when they touch), bounded in steps."""
         if entry is None and settled_end < start:
             return
+        if entry is not None and entry.start <= start and settled_end <= entry.end:
+            return  # a repeated refresh: every settled point of the answer came from the entry itself
         lo = start if entry is None else min(start, entry.start)
         hi = settled_end if entry is None else max(entry.end, settled_end)
         # the last max_entry_points steps, in integer nanoseconds: a step of days times 11,000 steps

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import socket
 import threading
@@ -268,6 +269,7 @@ class PrometheusSource(Source):
         if basic_auth:
             user, password = basic_auth
             self._session.auth = (str(user), "" if password is None else str(password))
+        _settle_environment(self._session, self.base_url)
 
     # ------------------------------------------------------------------ public API
 
@@ -589,6 +591,27 @@ def _assemble(chunks: Mapping[tuple[tuple[str, str], ...], list[tuple[np.ndarray
         out.append(History(labels=labels, values=pd.Series(values, index=index, name="value", copy=False)))
     out.sort(key=lambda h: h.legend)
     return out
+
+
+def _settle_environment(session: requests.Session, url: str) -> None:
+    """Read what requests takes from the environment once, not on every call.
+
+    With ``trust_env`` requests looks up proxies (``HTTP(S)_PROXY``, ``NO_PROXY``), the CA bundle
+    (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) and ``~/.netrc`` again for each request: a few
+    milliseconds, more than a small query takes Prometheus to answer, on every panel refresh. Every
+    call goes to ``url``'s host, so the answers are the same each time: they are resolved here and
+    set on the session. Only a redirect to another host differs: it uses these proxies too.
+    """
+    utils = requests.utils
+    session.proxies.update(utils.get_environ_proxies(url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle and session.verify is True:
+        session.verify = bundle
+    if session.auth is None:
+        netrc = utils.get_netrc_auth(url)
+        if netrc:
+            session.auth = netrc
+    session.trust_env = False
 
 
 def _error_body(response: requests.Response) -> dict:

@@ -14,7 +14,7 @@ import pandas as pd
 from ...models import FORECAST_COLUMNS
 from ..frames import Points, field_name, legends, series_frame, thin
 from ..request import Payload, TargetQuery, capped_duration, parse_interval
-from ..timegrid import floor_time, grid, grid_start, panel_step
+from ..timegrid import floor_time, grid, grid_count, grid_start, panel_step
 from .base import (EXPR, HISTORY, HORIZON, INTERVAL, LEGEND, MODEL, QueryContext, Target, TargetResult,
                    fitted_series, no_series)
 
@@ -46,12 +46,13 @@ class Forecast(Target):
             return no_series(expr, req.start, req.end)
         names = legends([h.labels for h in visible], template)
         prefixed = len(visible) > 1 or bool(template)
-        future = grid(req.start, req.end + horizon, step)
-        memo_key = ("predict_at", future[0].value if len(future) else 0, step.value, len(future), interval)
+        count = grid_count(req.start, req.end + horizon, step)  # the grid itself is built only to predict
+        memo_key = ("predict_at", grid_start(req.start, step).value if count else 0, step.value, count, interval)
 
         frames = []
         for history, legend, entry in fitted_series(ctx.models(expr, spec), visible, names, notices):
-            encoded = entry.memo(memo_key, lambda: _encoded_forecast(entry.model, future, interval))
+            encoded = entry.memo(memo_key, lambda: _encoded_forecast(entry.model, grid(req.start, req.end + horizon, step),
+                                                                    interval))
             actual = thin(history.values, req.max_points)
             frames.append(series_frame(field_name(legend, "actual", prefixed), actual.index, actual.to_numpy(), query.ref_id))
             for column in FORECAST_COLUMNS:
