@@ -115,7 +115,8 @@ def baseline_leak_alarm(mem: pd.Series) -> pd.Series:
 
 def at_times(flags: pd.Series, times) -> np.ndarray:
     """The value of a per-sample flag series at (the last sample at or before) each time."""
-    pos = np.searchsorted(flags.index, pd.DatetimeIndex(list(times)), side="right") - 1
+    pos = np.searchsorted(flags.index.as_unit("ns").asi8, pd.DatetimeIndex(list(times)).as_unit("ns").asi8,
+                          side="right") - 1
     return flags.to_numpy()[np.clip(pos, 0, None)]
 
 
