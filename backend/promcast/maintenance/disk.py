@@ -40,6 +40,7 @@ from .trend import (
     last_regime,
     pooled_sen_slope,
     quadratic_acceleration,
+    rolling_origin_ratios,
     sen_slope,
     theil_sen,
 )
@@ -125,6 +126,11 @@ class DiskUsagePredictor(BaseEstimator):
         resid = yw - (level + slope * xw + curv * xw * xw)
         self.noise_ = float(1.4826 * np.median(np.abs(resid - np.median(resid))))
         self.rate_spread_ = _daily_rate_spread(xw, resid)
+        # the series' own forecast errors, from the latest level jump on (a cleanup would read as a miss)
+        since = x >= x[regime.last_jump]
+        span = float(xw[-1] - xw[0]) if len(xw) else 0.0
+        self.growth_ratios_ = (rolling_origin_ratios(x[since], y[since], window=max(2.0, min(span, 7.0)),
+                                                     min_slope=0.25 * slope) if self.growing_ else {})
         # start the projection where usage is now: growth wobbles (weekends, busy days) leave the
         # latest hours above or below the window's line, and the next day starts from them
         recent = xw >= -_ANCHOR_DAYS
@@ -197,6 +203,16 @@ class DiskUsagePredictor(BaseEstimator):
         upper = days(min(lo, self.daily_growth_ - spread), -z * self.noise_)
         self.days_to_full_lower_ = min(point, lower) if lower is not None else point
         self.days_to_full_upper_ = max(point, upper) if upper is not None else None
+        # and never narrower than the series' own past forecasts erred (rolling origins)
+        ratios = _ratios_for(self.growth_ratios_, point)
+        if ratios is not None:
+            tail = (1.0 - self.confidence) / 2.0
+            r_lo, r_hi = np.quantile(ratios, [tail, 1.0 - tail])
+            if r_hi > 0:
+                self.days_to_full_lower_ = min(self.days_to_full_lower_, point / r_hi)
+            if self.days_to_full_upper_ is not None:
+                self.days_to_full_upper_ = (max(self.days_to_full_upper_, point / r_lo) if r_lo > 0
+                                            else None)
 
     # ---- results -------------------------------------------------------------------------------
     def _check(self) -> None:
@@ -272,6 +288,19 @@ def _latest_line(x: np.ndarray, y: np.ndarray, per_day: float, confidence: float
     slope = pooled_sen_slope(xw, yw, groups)
     offsets = [float(np.median(yw[groups == g] - slope * xw[groups == g])) for g in (0, 1)]
     return regime, xw, yw - np.where(groups == 0, offsets[0] - offsets[1], 0.0), slope
+
+
+def _ratios_for(ratios: dict[float, np.ndarray], days: float, *, min_count: int = 6) -> np.ndarray | None:
+    """Realised/predicted growth ratios at the horizon closest below ``days`` with ``min_count`` or more.
+
+    Farther horizons than the history allows use the farthest seen (errors shrink with the horizon,
+    so this errs wide); None when too few origins were seen.
+    """
+    usable = sorted(h for h, v in ratios.items() if len(v) >= min_count)
+    if not usable:
+        return None
+    below = [h for h in usable if h <= max(days, 1.0)]
+    return ratios[below[-1] if below else usable[0]]
 
 
 def _daily_rate_spread(x: np.ndarray, resid: np.ndarray) -> tuple[float, float] | None:

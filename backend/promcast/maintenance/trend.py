@@ -357,3 +357,41 @@ def first_crossing(now_s: float, level: float, slope: float, curv: float, profil
     if k > 0 and curve[k] > curve[k - 1]:  # between grid points, the trend part is linear enough
         tau = float(taus[k - 1] + (taus[k] - taus[k - 1]) * (limit - curve[k - 1]) / (curve[k] - curve[k - 1]))
     return now_s + tau * unit_s
+
+
+# ---- rolling origins -------------------------------------------------------------------------------
+def rolling_origin_ratios(x: np.ndarray, y: np.ndarray, *, window: float = 2.0, step: float = 0.25,
+                          anchor: float = 0.5, near: float = 0.25, min_slope: float = 0.0) -> dict[float, np.ndarray]:
+    """How the series' own past forecasts came true: realised over predicted growth, by horizon.
+
+    ``x`` is in days (0 = now), ``y`` deseasonalised. At origins every ``step`` days, Sen's slope of the
+    ``window`` days before the origin (as long as the current fit's), anchored on its last ``anchor`` days,
+    predicts the level ``h`` days later; the ratio of the growth that came (the mean within ``near``
+    days of the target) to the growth predicted is kept per horizon ``h`` (1, 2, 3, 5, 7, 10 days).
+    Origins whose slope is at most ``min_slope`` predicted no fill and are skipped.
+    Growth that varies from day to day, weekends and rate changes all show up here, so an interval
+    built from these ratios holds as well as the past predicted the past.
+    """
+    out: dict[float, list[float]] = {}
+    if len(x) < 8:
+        return {}
+    horizons = (1.0, 2.0, 3.0, 5.0, 7.0, 10.0)
+    for origin in np.arange(x[-1] - 1.0, x[0] + window - 1e-9, -step):
+        past = (x <= origin) & (x > origin - window)
+        if past.sum() < 6:
+            continue
+        slope = sen_slope(x[past], y[past])
+        if slope <= min_slope:  # the past did not predict a fill from here
+            continue
+        recent = past & (x > origin - anchor)
+        level = float(np.median(y[recent] - slope * (x[recent] - origin))) if recent.any() else float(y[past][-1])
+        for h in horizons:
+            target = origin + h
+            if target > x[-1] - near:
+                break
+            at = np.abs(x - target) <= near
+            if not at.any():
+                continue
+            realised = float(np.mean(y[at])) - level
+            out.setdefault(h, []).append(realised / (slope * h))
+    return {h: np.asarray(v) for h, v in out.items()}
