@@ -27,6 +27,7 @@ import math
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
+from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
@@ -204,10 +205,9 @@ class DiskUsagePredictor(BaseEstimator):
         self.days_to_full_lower_ = min(point, lower) if lower is not None else point
         self.days_to_full_upper_ = max(point, upper) if upper is not None else None
         # and never narrower than the series' own past forecasts erred (rolling origins)
-        ratios = _ratios_for(self.growth_ratios_, point)
-        if ratios is not None:
-            tail = (1.0 - self.confidence) / 2.0
-            r_lo, r_hi = np.quantile(ratios, [tail, 1.0 - tail])
+        found = _ratios_for(self.growth_ratios_, point)
+        if found is not None:
+            r_lo, r_hi = _ratio_interval(*found, self.confidence)
             if r_hi > 0:
                 self.days_to_full_lower_ = min(self.days_to_full_lower_, point / r_hi)
             if self.days_to_full_upper_ is not None:
@@ -300,7 +300,32 @@ def _ratios_for(ratios: dict[float, np.ndarray], days: float, *, min_count: int 
     if not usable:
         return None
     below = [h for h in usable if h <= max(days, 1.0)]
-    return ratios[below[-1] if below else usable[0]]
+    h = below[-1] if below else usable[0]
+    return ratios[h], h
+
+
+def _ratio_interval(ratios: np.ndarray, horizon: float, confidence: float, *, step: float = 0.25) -> tuple[float, float]:
+    """A prediction interval for the next realised/predicted growth ratio.
+
+    Origins ``step`` days apart forecasting ``horizon`` days ahead overlap, so they count as
+    ``len * step / horizon`` independent ones (at least two); the interval is Student's t on the
+    log ratios, widened for the next draw (``sqrt(1 + 1/n)``). A past ratio at or below zero (the
+    usage fell where growth was predicted) leaves the slow side open (0).
+    """
+    n_eff = max(2.0, len(ratios) * step / horizon)
+    if np.any(ratios <= 0.05):
+        lo = 0.0
+    else:
+        logs = np.log(ratios)
+        half = float(student_t.ppf(0.5 + confidence / 2.0, n_eff - 1)) * float(np.std(logs, ddof=1)) * math.sqrt(1 + 1 / n_eff)
+        lo = float(np.exp(np.mean(logs) - half))
+    positive = ratios[ratios > 0.05]
+    if not len(positive):
+        return lo, 0.0
+    logs = np.log(positive)
+    spread = float(np.std(logs, ddof=1)) if len(logs) > 1 else 0.0
+    half = float(student_t.ppf(0.5 + confidence / 2.0, n_eff - 1)) * spread * math.sqrt(1 + 1 / n_eff)
+    return lo, float(np.exp(np.mean(logs) + half))
 
 
 def _daily_rate_spread(x: np.ndarray, resid: np.ndarray) -> tuple[float, float] | None:
