@@ -36,6 +36,7 @@ from .inputs import as_duration, bin_stat, iso, nice_window, positive_number, sa
 from .trend import (
     DAY_S,
     binned_slope_interval,
+    cleanup_cycles,
     daily_profile,
     first_crossing,
     last_regime,
@@ -127,6 +128,7 @@ class DiskUsagePredictor(BaseEstimator):
         resid = yw - (level + slope * xw + curv * xw * xw)
         self.noise_ = float(1.4826 * np.median(np.abs(resid - np.median(resid))))
         self.rate_spread_ = _daily_rate_spread(xw, resid)
+        self.cleanups_ = cleanup_cycles(x, y)
         # the series' own forecast errors, from the latest level jump on (a cleanup would read as a miss)
         since = x >= x[regime.last_jump]
         span = float(xw[-1] - xw[0]) if len(xw) else 0.0
@@ -191,6 +193,13 @@ class DiskUsagePredictor(BaseEstimator):
             return None if at is None else max(0.0, (at - self._now_s) / DAY_S)
 
         point = days(self.daily_growth_)
+        cycle_point = None
+        if self.cleanups_ is not None:
+            # periodic cleanups: the disk fills at the peak before one, not when the mean gets there
+            cycle_point = self.cleanups_.days_to_reach(self.level_ + max(self.profile_.peak, 0.0), cap,
+                                                       max_days=float(self.max_days))
+            if cycle_point is None:
+                return
         if point is None:
             return
         self.filling_ = True
@@ -213,6 +222,19 @@ class DiskUsagePredictor(BaseEstimator):
             if self.days_to_full_upper_ is not None:
                 self.days_to_full_upper_ = (max(self.days_to_full_upper_, point / r_lo) if r_lo > 0
                                             else None)
+        if cycle_point is not None and point > 0:
+            # the cycle's crossing is the point estimate; the interval keeps its relative width and spans
+            # the crossings at the fastest and slowest ramps seen
+            scale = cycle_point / point
+            start = self.level_ + max(self.profile_.peak, 0.0)
+            fast = self.cleanups_.days_to_reach(start, cap, gross=self.cleanups_.gross_high)
+            slow = self.cleanups_.days_to_reach(start, cap, gross=self.cleanups_.gross_low)
+            self.days_to_full_ = cycle_point
+            self.full_at_ = self.last_timestamp_ + pd.Timedelta(days=cycle_point)
+            self.days_to_full_lower_ = min(self.days_to_full_lower_ * scale, cycle_point,
+                                           fast if fast is not None else cycle_point)
+            if self.days_to_full_upper_ is not None:
+                self.days_to_full_upper_ = None if slow is None else max(self.days_to_full_upper_ * scale, slow)
 
     # ---- results -------------------------------------------------------------------------------
     def _check(self) -> None:
