@@ -201,12 +201,19 @@ class MemoryLeakDetector(BaseEstimator):
 
         ``healthy_slope_bound_``: the 99th percentile of the troughs' least-squares slope over
         sliding ``slope_window_`` windows (one day with two days of data, else six hours), after
-        the first six hours since the start (warm-up) and with any leak's own trend removed, and at
+        the first six hours since the start (or, for a leaking process, three warm-up time constants
+        when a warm-up was fitted) and with any leak's own trend removed, and at
         least the practical minimum. A rule alerting when
         ``deriv(min_over_time(mem[trough_window])[slope_window:])`` exceeds it does not fire on this
         process's normal daily swings.
         """
         keep = x >= x[0] + 6.0 if len(x) and x[-1] - x[0] > 24.0 else np.ones(len(x), bool)
+        tau = getattr(self, "warmup_tau_hours_", 0.0) or 0.0
+        settled = x >= x[0] + 3.0 * tau
+        if self.is_leak_ and tau and np.sum(keep & settled) >= 12:
+            # a young leaking process: its warm-up would lift the bound over the leak (a healthy one keeps
+            # it: warm-ups after restarts recur and must not page)
+            keep &= settled
         xs, ys = x[keep], z[keep] - (self.slope_per_hour_ * x[keep] if self.is_leak_ else 0.0)
         span_h = float(xs[-1] - xs[0]) if len(xs) else 0.0
         self.slope_window_ = pd.Timedelta(days=1) if span_h >= 48.0 else pd.Timedelta("6h")
