@@ -16,10 +16,19 @@ Disks (values are space used; half in percent with capacity 100, half in bytes w
 - ``stable_cycles``: no trend; daily business-hours cycle, rotation sawtooth or nightly backup
   dump, some with a one-off step or a slight decline.
 - ``stable_nearly_full``: 88-95 % used with small cycles, not growing.
+- ``cleanup_fill``: a cleanup (daily, every 2 days or weekly) removes 40-90 % of what was written since
+  the last one; net growth remains and the disk fills at a peak just before a cleanup.
+- ``messy_fill``: a fill scraped every 1-15 minutes with jittered timestamps, 1-4 gaps of 1-8 hours
+  and duplicated timestamps (half the ``rotation_fill`` disks are scraped every 15 minutes likewise).
+- ``resize_fill``: percent of a volume resized by x1.25-2 during the history: the percent drops, then
+  fills more slowly.
+- ``stable_batch``: a batch job writes 5-30 % over a few hours every day and a later one deletes it.
+- ``stable_messy``: ``stable_cycles`` scraped like ``messy_fill``.
 
 Filling disks carry ``full_at`` (the noise-free usage's first touch of the capacity, the daily peak
-included) and are evaluated 7 days and 1 day before it; stable disks are evaluated every 6 hours over
-their last 3 days and must never be said to fill within 30 days.
+included) and are evaluated 14, 7, 3 and 1 days before it (``eval_leads``; those before a fill began
+are left out); stable disks are evaluated every 6 hours over their last 3 days and must never be said
+to fill within 30 days.
 
 Processes (values are resident bytes, GC sawtooth with periods of 3-30 minutes, sampled every 1, 2
 or 5 minutes):
@@ -30,9 +39,18 @@ or 5 minutes):
 - ``warmup_flat``: restart, warm-up curve (time constant 0.5-4 h) to a plateau, flat after.
 - ``deploy_step``: flat, then a deploy: a restart and warm-up to a higher plateau, or a step up
   without restart; flat after.
+- ``recent_leak``: a long-running healthy process starts leaking 1.5-4.5 days before its OOM.
+- ``restarting_leak``: deploys restart the process every 0.3-0.9 of its lifetime; the latest run
+  leaks into an OOM 1.5-6 days after it started.
+- (40 % of the recent and restarting leaks have a strong daily load, so the OOM comes at a peak.)
+- ``jvm_heap``: the sawtooth's peaks grow towards a max heap over hours or days, troughs flat.
+- ``nightly_restart``: restarted every night, the same warm-up to the same plateau each day.
+- ``weekly_cycle``: strong daily load, 30-60 % of it at weekends, no trend.
+- A quarter of the recent/restarting leaks, weekly cycles and nightly restarts are scraped irregularly.
 
 Leaks carry ``oom_at`` and are evaluated 72, 48, 24 and 12 hours before it (the ones at least 6 hours
-after the process started); healthy processes at the times in ``eval_times``.
+after the process started, or 12 hours after a recent leak began: its ``started_at``); healthy
+processes at the times in ``eval_times``.
 
 Capacity (hourly load with daily and weekly seasonality, 28 days of history): ``seasonal_growth`` with
 a known date when the noise-free load first crosses ``capacity * (1 - headroom)`` 4-25 days after the
