@@ -152,3 +152,36 @@ def test_same_input_same_output():
     disk = make_disk("rotation_fill", 3)
     h = history(disk.series, disk.eval_times[0])
     assert DiskUsagePredictor(disk.capacity).fit(h).result() == DiskUsagePredictor(disk.capacity).fit(h.copy()).result()
+
+
+def test_interval_covers_a_future_the_past_did_not_quite_predict():
+    # rolling-origin errors of the disk's own past widen the interval where growth varies day to day
+    disk = make_disk("linear_fill", 2)  # daily jitter 0.24, weekend growth x0.71
+    fit = fit_at(disk, disk.full_at - 7 * DAY)
+    assert fit.growth_ratios_ and all(len(v) for v in fit.growth_ratios_.values())
+    assert fit.days_to_full_lower_ <= 7.0 <= fit.days_to_full_upper_
+
+
+def test_weekly_cleanup_cron_fills_at_the_peak_before_a_cleanup():
+    disk = make_disk("cleanup_fill", 5)  # weekly cleanup removes 77 %; full just before one
+    fit = fit_at(disk, disk.full_at - 3 * DAY)
+    assert fit.cleanups_ is not None and fit.cleanups_.period == pytest.approx(7.0, abs=0.5)
+    assert fit.cleanups_.drops == 2 and fit.cleanups_.gross > 0
+    assert fit.days_to_full_lower_ <= 3.0 <= (fit.days_to_full_upper_ or np.inf)
+
+
+@pytest.mark.parametrize("family,seed", [("messy_fill", 1), ("messy_fill", 3), ("resize_fill", 2)])
+def test_messy_scrapes_and_a_resized_volume_still_predict(family, seed):
+    # irregular 1-15 minute steps, hour-long gaps, duplicated timestamps; a percent that drops on a resize
+    disk = make_disk(family, seed)
+    fit = fit_at(disk, disk.full_at - 7 * DAY)
+    assert rel_error(fit.days_to_full_, 7.0) < 0.25, (family, seed, fit.days_to_full_)
+
+
+@pytest.mark.parametrize("family", ["stable_batch", "stable_messy"])
+def test_batch_write_delete_and_messy_stable_disks_do_not_fill(family):
+    for seed in range(2):
+        disk = make_disk(family, seed)
+        for at in disk.eval_times[::6]:
+            fit = fit_at(disk, at)
+            assert fit.days_to_full_ is None or fit.days_to_full_ > 30, (family, seed, at)
