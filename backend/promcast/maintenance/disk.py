@@ -17,7 +17,14 @@ yesterday. Here:
    (**accelerating** growth) switches the projection to the fitted quadratic, so growth that speeds
    up is not underestimated;
 4. the disk counts as filling only when the slope's interval excludes zero and it reaches the capacity
-   within ``max_days``; otherwise ``days_to_full`` and friends are ``null``.
+   within ``max_days``; otherwise ``days_to_full`` and friends are ``null``;
+5. **periodic cleanups** (two or more regular drops, 1.5 days or more apart: a weekly cron) make a cycle:
+   the disk fills at the peak before a cleanup, in the current ramp or the first later cycle whose peak
+   gets there (a daily cleanup is already the daily profile);
+6. the **interval** is the widest of the slope's interval widened by day-to-day growth variability and
+   the series' own **rolling-origin** errors: at past origins a slope as long as the current window
+   predicted the growth of the next days; the realised/predicted ratios give a Student-t prediction
+   interval (overlapping origins counted as fewer). ``full_at`` stays the point estimate.
 """
 
 from __future__ import annotations
@@ -73,7 +80,8 @@ class DiskUsagePredictor(BaseEstimator):
     ``window_`` (Timedelta of the latest regime, rounded for ``predict_linear(used[window], ...)``),
     ``cycle_peak_`` / ``cycle_peak_fraction_`` (how far the daily peak sits above the daily mean, in
     units and as a fraction of capacity: a rule adds it to a linear prediction), ``profile_``,
-    ``regime_start_``, ``growing_`` (significant growth in both halves of the window),
+    ``regime_start_``, ``growing_`` (significant growth in both halves of the window), ``growth_ratios_``
+    (rolling-origin realised/predicted growth by horizon in days), ``cleanups_`` (a cleanup cycle or None),
     ``growth_interval_`` (the growth's interval at ``confidence``), ``noise_`` and ``last_timestamp_``.
     """
 
@@ -326,27 +334,23 @@ def _ratios_for(ratios: dict[float, np.ndarray], days: float, *, min_count: int 
     return ratios[h], h
 
 
-def _ratio_interval(ratios: np.ndarray, horizon: float, confidence: float, *, step: float = 0.25) -> tuple[float, float]:
+def _ratio_interval(ratios: np.ndarray, horizon: float, confidence: float, *,
+                    step: float = 0.25) -> tuple[float, float]:
     """A prediction interval for the next realised/predicted growth ratio.
 
     Origins ``step`` days apart forecasting ``horizon`` days ahead overlap, so they count as
     ``len * step / horizon`` independent ones (at least two); the interval is Student's t on the
-    log ratios, widened for the next draw (``sqrt(1 + 1/n)``). A past ratio at or below zero (the
+    log ratios, widened for the next draw (``sqrt(1 + 1/n)``). A past ratio at or below 0.05 (the
     usage fell where growth was predicted) leaves the slow side open (0).
     """
     n_eff = max(2.0, len(ratios) * step / horizon)
-    if np.any(ratios <= 0.05):
-        lo = 0.0
-    else:
-        logs = np.log(ratios)
-        half = float(student_t.ppf(0.5 + confidence / 2.0, n_eff - 1)) * float(np.std(logs, ddof=1)) * math.sqrt(1 + 1 / n_eff)
-        lo = float(np.exp(np.mean(logs) - half))
+    t_mult = float(student_t.ppf(0.5 + confidence / 2.0, n_eff - 1)) * math.sqrt(1 + 1 / n_eff)
     positive = ratios[ratios > 0.05]
     if not len(positive):
-        return lo, 0.0
+        return 0.0, 0.0
     logs = np.log(positive)
-    spread = float(np.std(logs, ddof=1)) if len(logs) > 1 else 0.0
-    half = float(student_t.ppf(0.5 + confidence / 2.0, n_eff - 1)) * spread * math.sqrt(1 + 1 / n_eff)
+    half = t_mult * (float(np.std(logs, ddof=1)) if len(logs) > 1 else 0.0)
+    lo = 0.0 if len(positive) < len(ratios) else float(np.exp(np.mean(logs) - half))
     return lo, float(np.exp(np.mean(logs) + half))
 
 

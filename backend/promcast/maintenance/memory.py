@@ -7,7 +7,10 @@ sawtooth whose peaks say little, but a leak lifts the minima (what survives a co
    (what a rule's ``min_over_time(mem[W])`` should use) covers a few cycles; hourly minima of the
    samples are the trough series;
 2. history before the latest **restart** (a drop of the troughs by a quarter or more: an OOM kill, a
-   deploy) is ignored; the latest process is judged on its own;
+   deploy) is ignored; the latest process is judged on its own. When it is too young to prove a leak
+   alone, the earlier runs are judged each on their own: when every one of six hours or more leaked
+   (growth beyond warm-up, t > 3) at a rate close to the current run's, a leak that deploys keep
+   cutting short is called at their rate;
 3. the **daily load** shape is learned from the whole history (two days or more) and removed, so a
    busy afternoon is not a trend;
 4. a leak needs all of: a Mann-Kendall trend (Hamed-Rao variance correction, which copes with the
@@ -16,6 +19,9 @@ sawtooth whose peaks say little, but a leak lifts the minima (what survives a co
    step rises in one half only); and growth beyond a **warm-up** curve: the troughs are fitted with
    ``a - b exp(-t / tau) + c t`` (``tau`` up to 6 hours: warm-ups that settle within a day) and the
    linear part ``c`` must be significant and above the minimum too (a warm-up is all exponential);
+   When the whole run shows no leak, the **latest growth regime** of the troughs (a change point by
+   two-segment splits, eight hours or more, rising at least twice as fast as before) is judged alone:
+   a leak that began a day ago in a process that ran flat for a week;
 5. ``time_to_oom_hours``: when the trough trend plus the typical height of the peaks above the
    troughs at that time of day (GC sawtooth and daily load) first reaches the limit;
 6. and the OOM must come within ``max_extrapolation`` (4) times the span the trend was seen over:
@@ -59,7 +65,8 @@ class MemoryLeakDetector(BaseEstimator):
     ``min_over_time``), ``window_`` (Timedelta of history the verdict used), ``restart_at_`` (latest
     restart seen, or None), ``healthy_slope_bound_`` (bytes/hour: troughs of this process, averaged over
     ``slope_window_``, rise no faster than this when healthy; a rule alerts above it), ``slope_window_``,
-    ``profile_`` (daily shape of the troughs) and ``last_timestamp_``.
+    ``profile_`` (daily shape of the troughs), ``leak_since_`` (when a leak that began in a running
+    process began, or None) and ``last_timestamp_``.
     """
 
     def __init__(self, limit: float, *, alpha: float = 0.01, min_growth: float = 0.01, min_history: str = "12h",
@@ -139,7 +146,8 @@ class MemoryLeakDetector(BaseEstimator):
         if self.is_leak_:
             self._time_to_oom(x, z, troughs, peaks, onset)
             # growth seen in earlier runs counts as evidence too
-            observed_h = x[-1] - x[onset] if not rates else (self.last_timestamp_ - troughs_all.index[0]) / pd.Timedelta("1h")
+            observed_h = (x[-1] - x[onset] if not rates
+                          else (self.last_timestamp_ - troughs_all.index[0]) / pd.Timedelta("1h"))
             if self.time_to_oom_hours_ is None or self.time_to_oom_hours_ > self.max_extrapolation * observed_h:
                 # growth seen over a short window, extrapolated far: not evidence enough to call a leak
                 self.is_leak_ = False
@@ -165,7 +173,9 @@ class MemoryLeakDetector(BaseEstimator):
         settled = x >= x[0] + 3.0 * tau if tau else np.ones(len(x), bool)
         slope = sen_slope(x[settled], z[settled]) if settled.sum() >= max(6, len(x) // 3) else beyond
         m = self.min_slope_
-        self._criteria = dict(p=p, whole=whole, older=older, recent=recent, beyond=beyond, t=t_beyond, slope=slope, m=m, tau=tau)
+        # the numbers behind the verdict (the restart pooling reads them)
+        self._criteria = dict(p=p, whole=whole, older=older, recent=recent, beyond=beyond, t=t_beyond,
+                              slope=slope, m=m, tau=tau)
         self.is_leak_ = bool(
             p < self.alpha and mk.trend == "increasing"
             and whole > m and older > m and recent > m

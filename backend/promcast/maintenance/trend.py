@@ -8,6 +8,8 @@
 - :func:`theil_sen` / :func:`pooled_sen_slope`: Sen's slope, optionally pooled over segments that
   differ only by a jump.
 - :func:`first_crossing`: when ``polynomial trend + daily profile`` first reaches a limit.
+- :func:`rolling_origin_ratios`: how the series' own past forecasts came true (for intervals).
+- :func:`cleanup_cycles`: periodic cleanups and when the peak before one reaches a limit.
 """
 
 from __future__ import annotations
