@@ -16,10 +16,19 @@ Disks (values are space used; half in percent with capacity 100, half in bytes w
 - ``stable_cycles``: no trend; daily business-hours cycle, rotation sawtooth or nightly backup
   dump, some with a one-off step or a slight decline.
 - ``stable_nearly_full``: 88-95 % used with small cycles, not growing.
+- ``cleanup_fill``: a cleanup (daily, every 2 days or weekly) removes 40-90 % of what was written since
+  the last one; net growth remains and the disk fills at a peak just before a cleanup.
+- ``messy_fill``: a fill scraped every 1-15 minutes with jittered timestamps, 1-4 gaps of 1-8 hours
+  and duplicated timestamps (half the ``rotation_fill`` disks are scraped every 15 minutes likewise).
+- ``resize_fill``: percent of a volume resized by x1.25-2 during the history: the percent drops, then
+  fills more slowly.
+- ``stable_batch``: a batch job writes 5-30 % over a few hours every day and a later one deletes it.
+- ``stable_messy``: ``stable_cycles`` scraped like ``messy_fill``.
 
 Filling disks carry ``full_at`` (the noise-free usage's first touch of the capacity, the daily peak
-included) and are evaluated 7 days and 1 day before it; stable disks are evaluated every 6 hours over
-their last 3 days and must never be said to fill within 30 days.
+included) and are evaluated 14, 7, 3 and 1 days before it (``eval_leads``; those before a fill began
+are left out); stable disks are evaluated every 6 hours over their last 3 days and must never be said
+to fill within 30 days.
 
 Processes (values are resident bytes, GC sawtooth with periods of 3-30 minutes, sampled every 1, 2
 or 5 minutes):
@@ -30,9 +39,18 @@ or 5 minutes):
 - ``warmup_flat``: restart, warm-up curve (time constant 0.5-4 h) to a plateau, flat after.
 - ``deploy_step``: flat, then a deploy: a restart and warm-up to a higher plateau, or a step up
   without restart; flat after.
+- ``recent_leak``: a long-running healthy process starts leaking 1.5-4.5 days before its OOM.
+- ``restarting_leak``: deploys restart the process every 0.3-0.9 of its lifetime; the latest run
+  leaks into an OOM 1.5-6 days after it started.
+- (40 % of the recent and restarting leaks have a strong daily load, so the OOM comes at a peak.)
+- ``jvm_heap``: the sawtooth's peaks grow towards a max heap over hours or days, troughs flat.
+- ``nightly_restart``: restarted every night, the same warm-up to the same plateau each day.
+- ``weekly_cycle``: strong daily load, 30-60 % of it at weekends, no trend.
+- A quarter of the recent/restarting leaks, weekly cycles and nightly restarts are scraped irregularly.
 
 Leaks carry ``oom_at`` and are evaluated 72, 48, 24 and 12 hours before it (the ones at least 6 hours
-after the process started); healthy processes at the times in ``eval_times``.
+after the process started, or 12 hours after a recent leak began: its ``started_at``); healthy
+processes at the times in ``eval_times``.
 
 Capacity (hourly load with daily and weekly seasonality, 28 days of history): ``seasonal_growth`` with
 a known date when the noise-free load first crosses ``capacity * (1 - headroom)`` 4-25 days after the
@@ -53,10 +71,15 @@ MIB = 2.0**20
 GIB = 2.0**30
 _ANCHOR = pd.Timestamp("2024-03-04", tz="UTC")
 
-DISK_FAMILIES = ("linear_fill", "accelerating_fill", "quiet_then_fill", "rotation_fill",
-                 "stable_cycles", "stable_nearly_full")
-FILLING_FAMILIES = DISK_FAMILIES[:4]
-PROCESS_FAMILIES = ("leak", "healthy_daily", "warmup_flat", "deploy_step")
+FILLING_FAMILIES = ("linear_fill", "accelerating_fill", "quiet_then_fill", "rotation_fill", "cleanup_fill",
+                    "messy_fill", "resize_fill")
+STABLE_FAMILIES = ("stable_cycles", "stable_nearly_full", "stable_batch", "stable_messy")
+DISK_FAMILIES = FILLING_FAMILIES + STABLE_FAMILIES
+LEAK_FAMILIES = ("leak", "recent_leak", "restarting_leak")
+HEALTHY_FAMILIES = ("healthy_daily", "warmup_flat", "deploy_step", "jvm_heap", "nightly_restart", "weekly_cycle")
+PROCESS_FAMILIES = LEAK_FAMILIES + HEALTHY_FAMILIES
+#: days before the true time to full at which filling disks are evaluated
+DISK_LEADS = (14, 7, 3, 1)
 CAPACITY_FAMILIES = ("seasonal_growth", "seasonal_flat")
 
 
@@ -72,6 +95,8 @@ class DiskScenario:
     #: where evaluations end their history
     eval_times: tuple[pd.Timestamp, ...]
     notes: str = ""
+    #: days before full of each evaluation time (filling disks; evaluations before the fill began are left out)
+    eval_leads: tuple[int, ...] = ()
 
     @property
     def filling(self) -> bool:
@@ -183,12 +208,12 @@ def make_disk(family: str, seed: int) -> DiskScenario:
     if family not in DISK_FAMILIES:
         raise ValueError(f"unknown disk family {family!r}")
     rng = _rng("disk", family, seed)
-    in_bytes = bool(rng.integers(2))
+    in_bytes = bool(rng.integers(2)) and family != "resize_fill"  # a resize shows as a percent drop
     capacity = float(rng.choice([50, 100, 200, 500, 1000, 2000]) * GIB) if in_bytes else 100.0
     step = pd.Timedelta("5min")
     start = _ANCHOR + pd.Timedelta(days=int(rng.integers(0, 60)), minutes=int(rng.integers(0, 1440)))
     filling = family in FILLING_FAMILIES
-    span = pd.Timedelta(days=24) if filling else pd.Timedelta(days=17)
+    span = pd.Timedelta(days=30) if filling else pd.Timedelta(days=17)
     index = _grid(start, start + span, step)
     t = _secs(index)
     s = (t - t[0]) / 86400.0  # days since start
@@ -198,7 +223,11 @@ def make_disk(family: str, seed: int) -> DiskScenario:
     cycle_kind = family_cycle = "none"
     if family == "rotation_fill":
         family_cycle = "rotation"
-    elif family == "stable_cycles":
+    elif family == "cleanup_fill":
+        family_cycle = "none"  # the cleanups draw the sawtooth
+    elif family == "stable_batch":
+        family_cycle = "batch"
+    elif family in ("stable_cycles", "stable_messy"):
         family_cycle = rng.choice(["bell", "rotation", "backup"], p=[0.4, 0.4, 0.2])
     elif family == "stable_nearly_full":
         family_cycle = rng.choice(["none", "bell", "rotation"], p=[0.2, 0.5, 0.3])
@@ -206,16 +235,23 @@ def make_disk(family: str, seed: int) -> DiskScenario:
         family_cycle = rng.choice(["none", "bell", "rotation"], p=[0.5, 0.35, 0.15])
     cycle_kind = str(family_cycle)
     if cycle_kind == "bell":
-        amp = {"stable_cycles": (0.02, 0.15), "stable_nearly_full": (0.005, 0.04)}.get(family, (0.005, 0.03))
+        amp = {"stable_cycles": (0.02, 0.15), "stable_messy": (0.02, 0.15),
+               "stable_nearly_full": (0.005, 0.04)}.get(family, (0.005, 0.03))
         cycle = rng.uniform(*amp) * _bell(t, rng.uniform(9, 20), rng.choice([1.0, 3.0]))
     elif cycle_kind == "rotation":
-        amp = {"stable_cycles": (0.05, 0.25), "stable_nearly_full": (0.005, 0.04),
-               "rotation_fill": (0.03, 0.15)}.get(family, (0.01, 0.04))
+        amp = {"stable_cycles": (0.05, 0.25), "stable_messy": (0.05, 0.25), "stable_nearly_full": (0.005, 0.04),
+               "rotation_fill": (0.03, 0.25)}.get(family, (0.01, 0.04))
         cycle = rng.uniform(*amp) * _rotation(t, float(rng.integers(0, 6)), rng.uniform(0.0, 0.8))
     elif cycle_kind == "backup":
         start_h, hours = rng.uniform(0, 4), rng.uniform(1, 3)
         in_dump = np.mod(_hour(t) - start_h, 24.0) < hours
         cycle = np.where(in_dump, rng.uniform(0.05, 0.15), 0.0)
+    elif cycle_kind == "batch":
+        # a batch job writes its output over a few hours every day and a later job deletes it
+        start_h, hours, keep = rng.uniform(0, 24), rng.uniform(2, 8), rng.uniform(2, 10)
+        into = np.mod(_hour(t) - start_h, 24.0)
+        ramp = np.clip(into / hours, 0.0, 1.0) * (into < hours + keep)
+        cycle = rng.uniform(0.05, 0.3) * ramp
     else:
         cycle = np.zeros_like(t)
     peak = float(cycle.max())
@@ -223,6 +259,13 @@ def make_disk(family: str, seed: int) -> DiskScenario:
 
     end_day = span / DAY - 2.0  # target full time, days after start (the series stops at the truth)
     u_end = 1.0 - peak
+    fill_start = 0.0  # when the current fill began (days after start)
+    if filling:
+        # real fills do not grow at a constant rate: slower at weekends, busier some days than others
+        weekend, jitter = rng.uniform(0.5, 1.0), rng.uniform(0.0, 0.25)
+        factor = _weekly(t, weekend) * np.clip(1 + jitter * _smooth(rng, t, 86400.0), 0.2, None)
+        notes.append(f"weekend growth x{weekend:.2f}, daily jitter {jitter:.2f}")
+    scale_to_full = None  # (floor, shape): usage = floor + k * shape with k so that it first touches 1 near end_day
     if family == "linear_fill":
         u_s = rng.uniform(0.1, 0.6)
         variant = rng.choice(["plain", "cleanup", "rate_change"], p=[0.45, 0.3, 0.25])
@@ -258,12 +301,41 @@ def make_disk(family: str, seed: int) -> DiskScenario:
         s_f = end_day - 7.0 - rng.uniform(2.0, 6.0)
         rate = (u_end - u_q) / (end_day - s_f)
         trend = np.where(s < s_f, u_q, u_q + rate * (s - s_f))
+        fill_start = s_f
         notes.append(f"fill starts {end_day - s_f:.1f}d before full")
+    elif family == "cleanup_fill":
+        # a cleanup (a daily batch, or a weekly cron) removes a share of what was written since the last
+        # one: usage saws up and fills at a peak just before a cleanup
+        period = float(rng.choice([1.0, 1.0, 2.0, 7.0]))
+        share = rng.uniform(0.4, 0.9)
+        at = rng.uniform(0.0, period)
+        gross = np.concatenate([[0.0], np.cumsum(factor[1:] * np.diff(s))])
+        last = np.floor((s - at) / period) * period + at  # latest cleanup (days after start)
+        gross_at_last = np.interp(np.clip(last, 0.0, None), s, gross)
+        scale_to_full = (rng.uniform(0.2, 0.5), gross - share * gross_at_last)
+        notes.append(f"cleanup every {period:g}d removes {share:.0%}")
+    elif family == "messy_fill":
+        u_s = rng.uniform(0.1, 0.6)
+        rate = (u_end - u_s) / end_day
+        trend = u_s + rate * s
+    elif family == "resize_fill":
+        # used bytes grow steadily; the volume is resized by k at s_r, so the percent drops and then
+        # keeps filling k times slower
+        k = rng.uniform(1.25, 2.0)
+        s_r = rng.uniform(3.0, end_day - 10.0)
+        u_s = rng.uniform(0.3, 0.6)
+        rate = (k * u_end - u_s) / end_day
+        if u_s + rate * s_r > 0.97 - peak:
+            s_r = (0.97 - peak - u_s) / rate
+        grown = u_s + rate * s
+        trend = np.where(s >= s_r, grown / k, grown)
+        cycle = np.where(s >= s_r, cycle / k, cycle)
+        notes.append(f"resized x{k:.2f} at day {s_r:.1f}")
     elif family == "rotation_fill":
         u_s = rng.uniform(0.2, 0.6)
         rate = (u_end - u_s) / end_day
         trend = u_s + rate * s
-    elif family == "stable_cycles":
+    elif family in ("stable_cycles", "stable_messy", "stable_batch"):
         level = rng.uniform(0.3, 0.93 - peak)
         trend = np.full_like(s, level)
         if rng.random() < 0.3:
@@ -282,15 +354,15 @@ def make_disk(family: str, seed: int) -> DiskScenario:
             trend = trend + np.where(s >= s_step, height, 0.0)
             notes.append(f"step {height:+.3f} at day {s_step:.1f}")
 
-    if filling:
-        # real fills do not grow at a constant rate: slower at weekends, busier some days than others
-        weekend, jitter = rng.uniform(0.5, 1.0), rng.uniform(0.0, 0.25)
-        factor = _weekly(t, weekend) * np.clip(1 + jitter * _smooth(rng, t, 86400.0), 0.2, None)
+    if scale_to_full is not None:
+        floor, shape = scale_to_full
+        k = (1.0 - floor) / float(shape[s <= end_day].max())
+        trend = floor + k * shape
+    elif filling:
         steps = np.diff(trend)
         growth = steps > 0
-        factor = factor[1:] / np.mean(factor[1:][growth])  # same total growth, so the fill date stays put
-        trend = trend[0] + np.concatenate([[0.0], np.cumsum(np.where(growth, steps * factor, steps))])
-        notes.append(f"weekend growth x{weekend:.2f}, daily jitter {jitter:.2f}")
+        f = factor[1:] / np.mean(factor[1:][growth])  # same total growth, so the fill date stays put
+        trend = trend[0] + np.concatenate([[0.0], np.cumsum(np.where(growth, steps * f, steps))])
     clean = trend + cycle
     white = rng.uniform(0.0002, 0.002) * rng.standard_normal(len(t))
     wander = rng.uniform(0.0, 0.003) * _smooth(rng, t, rng.uniform(1, 6) * 3600.0)
@@ -303,18 +375,47 @@ def make_disk(family: str, seed: int) -> DiskScenario:
             raise AssertionError(f"{family}/{seed} never fills")
         keep = index <= full_at
         index, observed = index[keep], observed[keep]
-        evals = (full_at - 7 * DAY, full_at - DAY)
+        # a fill that has not begun cannot be foreseen: evaluate from a day after it began
+        began = index[0] + pd.Timedelta(days=fill_start + 1.0)
+        leads = tuple(d for d in DISK_LEADS if full_at - d * DAY >= began)
+        evals = tuple(full_at - d * DAY for d in leads)
     else:
+        leads = ()
         end = index[-1]
         evals = tuple(end - k * pd.Timedelta("6h") for k in range(12, -1, -1))
     series = pd.Series(observed * capacity, index=index, name="used")
     series.index.name = "timestamp"
+    if family in ("messy_fill", "stable_messy") or (family == "rotation_fill" and rng.random() < 0.5):
+        series = messy(rng, series, steps=(1, 2, 5, 10, 15) if family != "rotation_fill" else (15,))
+        notes.append(f"messy sampling, median step {series.index.to_series().diff().median()}")
     return DiskScenario(name=f"{family}-{seed}", family=family, seed=seed, capacity=capacity, series=series,
-                        full_at=full_at, eval_times=tuple(evals), notes=", ".join(notes))
+                        full_at=full_at, eval_times=tuple(evals), notes=", ".join(notes), eval_leads=leads)
 
 
-def disk_scenarios(per_family: int = 40, seed: int = 0) -> list[DiskScenario]:
-    """``per_family`` disks of each family (240 by default)."""
+def messy(rng: np.random.Generator, series: pd.Series, *, steps=(1, 2, 5, 10, 15)) -> pd.Series:
+    """``series`` as a real scrape would deliver it: a step of 1-15 minutes with jittered timestamps,
+    a few multi-hour gaps and some duplicated timestamps (values read off the regular series)."""
+    step = float(rng.choice(steps)) * 60.0
+    t0, t1 = _secs(series.index[[0, -1]])
+    n = int((t1 - t0) / step * 1.5) + 2
+    t = t0 + np.cumsum(step * rng.uniform(0.6, 1.4, n))
+    t = t[t <= t1]
+    for _ in range(int(rng.integers(1, 5))):  # gaps of 1-8 hours, not in the last day
+        a = rng.uniform(t0, max(t0, t1 - 86400.0 * 1.5))
+        t = t[(t < a) | (t > a + rng.uniform(1, 8) * 3600.0)]
+    dup = rng.random(len(t)) < 0.01
+    t = np.sort(np.concatenate([t, t[dup]]))
+    src = _secs(series.index)
+    values = np.interp(t, src, series.to_numpy(dtype=float))
+    noise = 1e-4 * float(np.median(np.abs(values))) * rng.standard_normal(len(t))
+    index = pd.to_datetime(np.round(t * 1000).astype("int64"), unit="ms", utc=True)
+    out = pd.Series(np.clip(values + noise, 0.0, None), index=index, name=series.name)
+    out.index.name = "timestamp"
+    return out
+
+
+def disk_scenarios(per_family: int = 30, seed: int = 0) -> list[DiskScenario]:
+    """``per_family`` disks of each family (330 by default)."""
     return [make_disk(f, seed * 100_000 + i) for f in DISK_FAMILIES for i in range(per_family)]
 
 
@@ -340,6 +441,11 @@ def make_process(family: str, seed: int) -> ProcessScenario:
         return np.where(age_s >= 0, 1.0 - warm_frac * np.exp(-np.clip(age_s, 0, None) / warm_tau), 1.0)
 
     oom_at = None
+    onset = None  # recent_leak: when the leak began in a long-running process
+    restarts: list[pd.Timestamp] = []  # restarting_leak / nightly_restart: earlier restarts in the history
+    if family in ("recent_leak", "restarting_leak") and rng.random() < 0.4:
+        load_amp = rng.uniform(0.2, 0.45) * level  # a busy day: the OOM comes at its peak
+        notes.append("strong daily load")
     if family == "leak":
         lifetime = float(np.exp(rng.uniform(np.log(2.0), np.log(21.0))))
         started = now
@@ -348,8 +454,33 @@ def make_process(family: str, seed: int) -> ProcessScenario:
         rate = (limit - level - gc_amp - load_amp) / (lifetime * 86400.0)  # bytes per second
         end = started + pd.Timedelta(days=lifetime + 3.0)  # a weekend's lower peaks may delay the OOM
         notes.append(f"lifetime={lifetime:.1f}d prior={prior}")
-    elif family == "healthy_daily":
+    elif family == "recent_leak":
+        # a long-running, healthy process starts leaking: a code path that began to be hit, a cache
+        # without eviction; the OOM comes 1.5-4.5 days later
+        lifetime = float(rng.uniform(1.5, 4.5))
+        onset = now
+        started = now - pd.Timedelta(days=30)
+        hist_start = onset - pd.Timedelta(days=float(rng.uniform(5.0, 12.0)))
+        rate = (limit - level - gc_amp - load_amp) / (lifetime * 86400.0)
+        end = onset + pd.Timedelta(days=lifetime + 3.0)
+        notes.append(f"leak began {lifetime:.1f}d before the OOM")
+    elif family == "restarting_leak":
+        # deploys restart the process every so often, before the leak kills it; the latest run lives long
+        # enough to be OOM-killed
+        lifetime = float(rng.uniform(1.5, 6.0))
+        started = now
+        hist_start = started - pd.Timedelta(days=float(rng.uniform(3.0, 8.0)))
+        at = started
+        while at > hist_start:
+            at = at - pd.Timedelta(days=float(rng.uniform(0.3, 0.9) * lifetime))
+            restarts.append(at)
+        rate = (limit - level - gc_amp - load_amp) / (lifetime * 86400.0)
+        end = started + pd.Timedelta(days=lifetime + 3.0)
+        notes.append(f"lifetime={lifetime:.1f}d, {len(restarts)} earlier restarts")
+    elif family in ("healthy_daily", "weekly_cycle"):
         load_amp = rng.uniform(0.05, 0.3) * level
+        if family == "weekly_cycle":
+            load_amp, weekend = rng.uniform(0.2, 0.5) * level, rng.uniform(0.3, 0.6)
         end = now
         hist_start = end - pd.Timedelta(days=float(rng.uniform(10, 16)))
         started = hist_start - pd.Timedelta(days=30)
@@ -360,6 +491,25 @@ def make_process(family: str, seed: int) -> ProcessScenario:
         end = started + pd.Timedelta(days=3)
         rate = 0.0
         notes.append(f"warm-up tau={warm_tau / 3600:.1f}h frac={warm_frac:.2f}")
+    elif family == "jvm_heap":
+        # the heap grows towards its maximum: the sawtooth's peaks rise for hours or days, its troughs
+        # (the live set) stay flat
+        started = now
+        hist_start = started - pd.Timedelta(days=float(rng.uniform(0.0, 3.0)))
+        end = started + pd.Timedelta(days=3)
+        rate = 0.0
+        heap_tau = rng.uniform(4.0, 36.0) * 3600.0
+        heap_max = min(rng.uniform(0.3, 1.0) * level, 0.85 * limit - level - gc_amp - load_amp)
+        notes.append(f"heap grows to +{heap_max / level:.0%} (tau {heap_tau / 3600:.0f}h)")
+    elif family == "nightly_restart":
+        end = now
+        hist_start = end - pd.Timedelta(days=float(rng.uniform(5.0, 12.0)))
+        hour = float(rng.uniform(0, 6))
+        first = hist_start.floor("D") + pd.Timedelta(hours=hour)
+        restarts = list(pd.date_range(first, end, freq="1D"))
+        started = restarts.pop() if restarts[-1] <= end else restarts[-1]
+        rate = 0.0
+        notes.append(f"restarts daily at {hour:.1f}h")
     else:  # deploy_step
         started = now
         hist_start = started - pd.Timedelta(days=float(rng.uniform(2.0, 7.0)))
@@ -370,11 +520,23 @@ def make_process(family: str, seed: int) -> ProcessScenario:
     t_start = _secs(pd.DatetimeIndex([started]))[0]
     age = t - t_start
     daily = load_amp * _bell(t, load_peak, sharp) * _weekly(t, weekend)
+    run_age = age.copy()  # age of the incarnation each sample belongs to
+    for r in sorted(restarts):
+        r_s = _secs(pd.DatetimeIndex([r]))[0]
+        run_age = np.where((t >= r_s) & (age < 0), t - r_s, run_age)
     if family == "leak":
         prev_age = age + lifetime * 86400.0  # the previous incarnation OOM-ed into this start
         cur_age = np.where(age >= 0, age, prev_age)
         base = level * warm(cur_age) + rate * cur_age
-    elif family == "healthy_daily":
+    elif family == "recent_leak":
+        base = level + rate * np.clip(age - (_secs(pd.DatetimeIndex([onset]))[0] - t_start), 0.0, None)
+    elif family == "restarting_leak":
+        base = level * warm(run_age) + rate * np.clip(run_age, 0.0, None)
+    elif family == "nightly_restart":
+        base = level * warm(run_age)
+    elif family == "jvm_heap":
+        base = np.full_like(t, level)
+    elif family in ("healthy_daily", "weekly_cycle"):
         base = np.full_like(t, level)
     elif family == "warmup_flat":
         base = level * warm(age)
@@ -388,36 +550,53 @@ def make_process(family: str, seed: int) -> ProcessScenario:
             base = level + (higher - level) * ramp
             notes.append(f"deploy step x{higher / level:.2f} without restart")
     saw = np.mod(t + gc_phase, gc_period) / gc_period
-    clean = base + daily + gc_amp * saw
+    amp = gc_amp
+    if family == "jvm_heap":
+        heap_age = np.where(age >= 0, age, age + 5 * 86400.0)  # the previous run had reached its max heap
+        amp = gc_amp + heap_max * (1.0 - np.exp(-np.clip(heap_age, 0, None) / heap_tau))
+    clean = base + daily + amp * saw
     noise = 0.005 * level * rng.standard_normal(len(t)) + 0.01 * level * _smooth(rng, t, 3 * 3600.0)
     observed = np.clip(clean + noise, 0.0, None)
-    if family == "leak":
+    if family in LEAK_FAMILIES:
         # the continuous envelope on a one-minute grid: the sampled sawtooth may miss the exact peak
-        fine = _grid(started, end, pd.Timedelta("1min"))
+        grow_from = onset if onset is not None else started
+        fine = _grid(grow_from, end, pd.Timedelta("1min"))
         ft = _secs(fine)
         fage = ft - t_start
-        fenv = level * warm(fage) + rate * fage + load_amp * _bell(ft, load_peak, sharp) * _weekly(ft, weekend) + gc_amp
+        leak_age = ft - _secs(pd.DatetimeIndex([grow_from]))[0]
+        fenv = (level * (warm(fage) if onset is None else 1.0) + rate * leak_age
+                + load_amp * _bell(ft, load_peak, sharp) * _weekly(ft, weekend) + gc_amp)
         oom_at = _first_reach(fine, fenv, limit)
         if oom_at is None:  # pragma: no cover - the rate above always gets there
             raise AssertionError(f"leak {seed} never reaches its limit")
         keep = index < oom_at
         index, observed = index[keep], observed[keep]
+        # a leak is judged from 6 hours into the process (12 hours after a leak began in a running one)
+        first = grow_from + pd.Timedelta("12h" if onset is not None else "6h")
         evals = tuple(oom_at - pd.Timedelta(hours=h) for h in (72, 48, 24, 12)
-                      if oom_at - pd.Timedelta(hours=h) >= started + pd.Timedelta("6h"))
-    elif family == "healthy_daily":
+                      if oom_at - pd.Timedelta(hours=h) >= first)
+        if onset is not None:
+            started = onset  # what "lifetime" measures for the benchmark: how long the leak ran
+    elif family in ("healthy_daily", "weekly_cycle", "nightly_restart"):
         evals = tuple(end - k * pd.Timedelta("12h") for k in range(5, -1, -1))
     else:
         evals = tuple(started + pd.Timedelta(hours=h) for h in (12, 24, 48, 72))
     series = pd.Series(observed, index=index, name="resident_bytes")
     series.index.name = "timestamp"
+    if family in ("recent_leak", "restarting_leak", "weekly_cycle", "nightly_restart") and rng.random() < 0.25:
+        series = messy(rng, series, steps=(1, 2, 5))
+        notes.append("messy sampling")
     return ProcessScenario(name=f"{family}-{seed}", family=family, seed=seed, limit=limit, series=series,
                            oom_at=oom_at, started_at=started, eval_times=evals, notes=", ".join(notes))
 
 
-def process_scenarios(leaks: int = 120, per_healthy_family: int = 45, seed: int = 0) -> list[ProcessScenario]:
-    """``leaks`` leaking processes and ``per_healthy_family`` of each healthy family (255 by default)."""
-    out = [make_process("leak", seed * 100_000 + i) for i in range(leaks)]
-    for family in PROCESS_FAMILIES[1:]:
+def process_scenarios(leaks: int = 40, per_healthy_family: int = 25, seed: int = 0) -> list[ProcessScenario]:
+    """``leaks`` processes of each leaking family and ``per_healthy_family`` of each healthy family
+    (270 by default)."""
+    out = []
+    for family in LEAK_FAMILIES:
+        out += [make_process(family, seed * 100_000 + i) for i in range(leaks)]
+    for family in HEALTHY_FAMILIES:
         out += [make_process(family, seed * 100_000 + i) for i in range(per_healthy_family)]
     return out
 

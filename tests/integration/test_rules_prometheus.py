@@ -1,10 +1,13 @@
 """``generate-rules`` against a real Prometheus, and the generated rules loaded into another one.
 
-History (14 days at 1 minute, up to now): a filling filesystem and a stable twin, a leaking process and
-a healthy twin, a seasonal queue and request counters. Rules are generated from the first Prometheus
-with ``check`` (promtool check rules + the generated promtool tests), then a second Prometheus is
-started over the same history with the generated rule files: every rule must evaluate without error,
-and the filling disk and the leak must alert (pending or firing) while their healthy twins do not.
+History (14 days at 1 minute, up to now): a filling filesystem and a stable twin, a log volume whose
+daily peak before rotation fills (its mean would take two weeks) and a rotating twin with no net growth,
+a leaking process and a healthy twin, a leaking process that deploys restart every 30 hours and a healthy
+twin restarted every night, a seasonal queue and request counters. Rules are generated from the first
+Prometheus with ``check`` (promtool check rules + the generated promtool tests), then a second
+Prometheus is started over the same history with the generated rule files: every rule must evaluate
+without error, and the filling disks and the leaks must alert (pending or firing) while their healthy
+twins do not.
 """
 
 from __future__ import annotations
@@ -43,6 +46,16 @@ def history(end: int) -> list[MetricSeries]:
     node = {"instance": "db-1:9100", "job": "node", "device": "/dev/sda1", "fstype": "ext4"}
     filling = size * (0.08 - 0.62 * rel / DAYS) + 0.002 * size * day + rng.normal(0, 0.0005 * size, len(t))
     stable = size * 0.6 + 0.03 * size * day + rng.normal(0, 0.0005 * size, len(t))
+    # log volumes: logs grow all day, the nightly rotation removes a day's worth; the daily peak of /logs
+    # reaches the size in about 4 days (its daily mean would take about 15)
+    rotation = np.mod(rel + 0.4, 1.0)
+    peak_fill = size * (0.70 + 0.012 * rel + 0.25 * rotation) + rng.normal(0, 0.0005 * size, len(t))
+    rotating = size * (0.68 + 0.25 * rotation) + rng.normal(0, 0.0005 * size, len(t))
+    for mountpoint, used in (("/logs", peak_fill), ("/var/log", rotating)):
+        labels = {**node, "mountpoint": mountpoint}
+        out.append(MetricSeries("node_filesystem_avail_bytes", labels, t, np.floor(size - used)))
+        out.append(MetricSeries("node_filesystem_size_bytes", labels, t, np.full(len(t), size)))
+        out.append(MetricSeries("node_filesystem_readonly", labels, t, np.zeros(len(t))))
     for mountpoint, free in (("/data", filling), ("/", stable)):
         labels = {**node, "mountpoint": mountpoint}
         out.append(MetricSeries("node_filesystem_avail_bytes", labels, t, np.floor(free)))
@@ -53,6 +66,17 @@ def history(end: int) -> list[MetricSeries]:
     healthy = 700 * MIB + 100 * MIB * (day + 1) / 2 + 120 * MIB * saw + rng.normal(0, 2 * MIB, len(t))
     out.append(MetricSeries("process_resident_memory_bytes", {"job": "api", "instance": "api-1:8080"}, t, leak))
     out.append(MetricSeries("process_resident_memory_bytes", {"job": "web", "instance": "web-1:8080"}, t, healthy))
+    # a leak that deploys cut short every 30 hours (the latest 20 hours ago): 20 MiB/h from a 500 MiB start
+    run_h = np.mod(rel * 24.0 + 20.0, 30.0)
+    warm = 1.0 - 0.3 * np.exp(-run_h / 1.0)
+    restarting = 500 * MIB * warm + 20 * MIB * run_h + 120 * MIB * saw + rng.normal(0, 2 * MIB, len(t))
+    # its healthy twin: restarted every night, the same warm-up to the same plateau each day
+    night_h = np.mod(rel * 24.0 + 9.0, 24.0)
+    nightly = 700 * MIB * (1.0 - 0.4 * np.exp(-night_h / 2.0)) + 120 * MIB * saw + rng.normal(0, 2 * MIB, len(t))
+    out.append(MetricSeries("process_resident_memory_bytes", {"job": "worker", "instance": "worker-1:8080"}, t,
+                            restarting))
+    out.append(MetricSeries("process_resident_memory_bytes", {"job": "batch", "instance": "batch-1:8080"}, t,
+                            nightly))
     out.append(MetricSeries("queue_depth", {"job": "worker"}, t, 100 + 30 * day + rng.normal(0, 2, len(t))))
     for job, base in (("api", 200.0), ("web", 50.0)):
         rate = base * (1 + 0.4 * day) * (1 + 0.01 * (rel + DAYS))
@@ -121,7 +145,7 @@ def evaluated(generated, tmp_path_factory):
 def test_generation_with_check_succeeds(generated):
     summary, out = generated
     assert summary.checked and summary.ok, summary.lines()
-    assert summary.groups == 4 and summary.series == 7
+    assert summary.groups == 4 and summary.series == 11
     assert (out / "live.prometheusrule.yaml").exists()
     assert len(list((out / "tests").glob("*.test.yaml"))) == 4
     # the learned disk guard and the leak bound are embedded, per series
@@ -148,9 +172,16 @@ def test_filling_disk_and_leak_alert_and_their_twins_do_not(evaluated):
     disk = alerting("PromcastDiskWillFill", promcast_target="disks", mountpoint="/data", severity="warning")
     assert len(disk) == 1 and disk[0]["labels"]["team"] == "sre"
     assert alerting("PromcastDiskWillFill", mountpoint="/") == []
+    # the log volume fills at its daily peak before the rotation: warned, its rotating twin is not
+    logs = alerting("PromcastDiskWillFill", promcast_target="disks", mountpoint="/logs", severity="warning")
+    assert len(logs) == 1
+    assert alerting("PromcastDiskWillFill", mountpoint="/var/log") == []
     leak = alerting("PromcastMemoryLeak", promcast_target="procs", job="api", severity="warning")
     assert len(leak) == 1
     assert alerting("PromcastMemoryLeak", job="web") == []
+    # the leak that restarts cut short alerts from its current run; the nightly restarts do not
+    assert len(alerting("PromcastMemoryLeak", promcast_target="procs", job="worker", severity="warning")) == 1
+    assert alerting("PromcastMemoryLeak", job="batch") == []
     # the recorded numbers behind them
     to_full = get(server.url, "/api/v1/query", query='promcast:disks:seconds_to_full{mountpoint="/data"}')["result"]
     assert 0.5 * 86400 < float(to_full[0]["value"][1]) < 7 * 86400
@@ -161,4 +192,4 @@ def test_filling_disk_and_leak_alert_and_their_twins_do_not(evaluated):
     (condition,) = [r["query"] for g in groups for r in g["rules"]
                     if r.get("name") == "PromcastMemoryLeak" and r["labels"].get("severity") == "warning"]
     holding = {r["metric"]["job"] for r in get(server.url, "/api/v1/query", query=condition)["result"]}
-    assert holding == {"api"}
+    assert holding == {"api", "worker"}

@@ -17,7 +17,14 @@ yesterday. Here:
    (**accelerating** growth) switches the projection to the fitted quadratic, so growth that speeds
    up is not underestimated;
 4. the disk counts as filling only when the slope's interval excludes zero and it reaches the capacity
-   within ``max_days``; otherwise ``days_to_full`` and friends are ``null``.
+   within ``max_days``; otherwise ``days_to_full`` and friends are ``null``;
+5. **periodic cleanups** (two or more regular drops, 1.5 days or more apart: a weekly cron) make a cycle:
+   the disk fills at the peak before a cleanup, in the current ramp or the first later cycle whose peak
+   gets there (a daily cleanup is already the daily profile);
+6. the **interval** is the widest of the slope's interval widened by day-to-day growth variability and
+   the series' own **rolling-origin** errors: at past origins a slope as long as the current window
+   predicted the growth of the next days; the realised/predicted ratios give a Student-t prediction
+   interval (overlapping origins counted as fewer). ``full_at`` stays the point estimate.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import math
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
+from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
@@ -35,11 +43,13 @@ from .inputs import as_duration, bin_stat, iso, nice_window, positive_number, sa
 from .trend import (
     DAY_S,
     binned_slope_interval,
+    cleanup_cycles,
     daily_profile,
     first_crossing,
     last_regime,
     pooled_sen_slope,
     quadratic_acceleration,
+    rolling_origin_ratios,
     sen_slope,
     theil_sen,
 )
@@ -70,7 +80,8 @@ class DiskUsagePredictor(BaseEstimator):
     ``window_`` (Timedelta of the latest regime, rounded for ``predict_linear(used[window], ...)``),
     ``cycle_peak_`` / ``cycle_peak_fraction_`` (how far the daily peak sits above the daily mean, in
     units and as a fraction of capacity: a rule adds it to a linear prediction), ``profile_``,
-    ``regime_start_``, ``growing_`` (significant growth in both halves of the window),
+    ``regime_start_``, ``growing_`` (significant growth in both halves of the window), ``growth_ratios_``
+    (rolling-origin realised/predicted growth by horizon in days), ``cleanups_`` (a cleanup cycle or None),
     ``growth_interval_`` (the growth's interval at ``confidence``), ``noise_`` and ``last_timestamp_``.
     """
 
@@ -125,6 +136,12 @@ class DiskUsagePredictor(BaseEstimator):
         resid = yw - (level + slope * xw + curv * xw * xw)
         self.noise_ = float(1.4826 * np.median(np.abs(resid - np.median(resid))))
         self.rate_spread_ = _daily_rate_spread(xw, resid)
+        self.cleanups_ = cleanup_cycles(x, y)
+        # the series' own forecast errors, from the latest level jump on (a cleanup would read as a miss)
+        since = x >= x[regime.last_jump]
+        span = float(xw[-1] - xw[0]) if len(xw) else 0.0
+        self.growth_ratios_ = (rolling_origin_ratios(x[since], y[since], window=max(2.0, min(span, 7.0)),
+                                                     min_slope=0.25 * slope) if self.growing_ else {})
         # start the projection where usage is now: growth wobbles (weekends, busy days) leave the
         # latest hours above or below the window's line, and the next day starts from them
         recent = xw >= -_ANCHOR_DAYS
@@ -184,6 +201,13 @@ class DiskUsagePredictor(BaseEstimator):
             return None if at is None else max(0.0, (at - self._now_s) / DAY_S)
 
         point = days(self.daily_growth_)
+        cycle_point = None
+        if self.cleanups_ is not None:
+            # periodic cleanups: the disk fills at the peak before one, not when the mean gets there
+            cycle_point = self.cleanups_.days_to_reach(self.level_ + max(self.profile_.peak, 0.0), cap,
+                                                       max_days=float(self.max_days))
+            if cycle_point is None:
+                return
         if point is None:
             return
         self.filling_ = True
@@ -197,6 +221,28 @@ class DiskUsagePredictor(BaseEstimator):
         upper = days(min(lo, self.daily_growth_ - spread), -z * self.noise_)
         self.days_to_full_lower_ = min(point, lower) if lower is not None else point
         self.days_to_full_upper_ = max(point, upper) if upper is not None else None
+        # and never narrower than the series' own past forecasts erred (rolling origins)
+        found = _ratios_for(self.growth_ratios_, point)
+        if found is not None:
+            r_lo, r_hi = _ratio_interval(*found, self.confidence)
+            if r_hi > 0:
+                self.days_to_full_lower_ = min(self.days_to_full_lower_, point / r_hi)
+            if self.days_to_full_upper_ is not None:
+                self.days_to_full_upper_ = (max(self.days_to_full_upper_, point / r_lo) if r_lo > 0
+                                            else None)
+        if cycle_point is not None and point > 0:
+            # the cycle's crossing is the point estimate; the interval keeps its relative width and spans
+            # the crossings at the fastest and slowest ramps seen
+            scale = cycle_point / point
+            start = self.level_ + max(self.profile_.peak, 0.0)
+            fast = self.cleanups_.days_to_reach(start, cap, gross=self.cleanups_.gross_high)
+            slow = self.cleanups_.days_to_reach(start, cap, gross=self.cleanups_.gross_low)
+            self.days_to_full_ = cycle_point
+            self.full_at_ = self.last_timestamp_ + pd.Timedelta(days=cycle_point)
+            self.days_to_full_lower_ = min(self.days_to_full_lower_ * scale, cycle_point,
+                                           fast if fast is not None else cycle_point)
+            if self.days_to_full_upper_ is not None:
+                self.days_to_full_upper_ = None if slow is None else max(self.days_to_full_upper_ * scale, slow)
 
     # ---- results -------------------------------------------------------------------------------
     def _check(self) -> None:
@@ -272,6 +318,40 @@ def _latest_line(x: np.ndarray, y: np.ndarray, per_day: float, confidence: float
     slope = pooled_sen_slope(xw, yw, groups)
     offsets = [float(np.median(yw[groups == g] - slope * xw[groups == g])) for g in (0, 1)]
     return regime, xw, yw - np.where(groups == 0, offsets[0] - offsets[1], 0.0), slope
+
+
+def _ratios_for(ratios: dict[float, np.ndarray], days: float, *, min_count: int = 6) -> np.ndarray | None:
+    """Realised/predicted growth ratios at the horizon closest below ``days`` with ``min_count`` or more.
+
+    Farther horizons than the history allows use the farthest seen (errors shrink with the horizon,
+    so this errs wide); None when too few origins were seen.
+    """
+    usable = sorted(h for h, v in ratios.items() if len(v) >= min_count)
+    if not usable:
+        return None
+    below = [h for h in usable if h <= max(days, 1.0)]
+    h = below[-1] if below else usable[0]
+    return ratios[h], h
+
+
+def _ratio_interval(ratios: np.ndarray, horizon: float, confidence: float, *,
+                    step: float = 0.25) -> tuple[float, float]:
+    """A prediction interval for the next realised/predicted growth ratio.
+
+    Origins ``step`` days apart forecasting ``horizon`` days ahead overlap, so they count as
+    ``len * step / horizon`` independent ones (at least two); the interval is Student's t on the
+    log ratios, widened for the next draw (``sqrt(1 + 1/n)``). A past ratio at or below 0.05 (the
+    usage fell where growth was predicted) leaves the slow side open (0).
+    """
+    n_eff = max(2.0, len(ratios) * step / horizon)
+    t_mult = float(student_t.ppf(0.5 + confidence / 2.0, n_eff - 1)) * math.sqrt(1 + 1 / n_eff)
+    positive = ratios[ratios > 0.05]
+    if not len(positive):
+        return 0.0, 0.0
+    logs = np.log(positive)
+    half = t_mult * (float(np.std(logs, ddof=1)) if len(logs) > 1 else 0.0)
+    lo = 0.0 if len(positive) < len(ratios) else float(np.exp(np.mean(logs) - half))
+    return lo, float(np.exp(np.mean(logs) + half))
 
 
 def _daily_rate_spread(x: np.ndarray, resid: np.ndarray) -> tuple[float, float] | None:

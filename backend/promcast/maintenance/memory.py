@@ -7,7 +7,10 @@ sawtooth whose peaks say little, but a leak lifts the minima (what survives a co
    (what a rule's ``min_over_time(mem[W])`` should use) covers a few cycles; hourly minima of the
    samples are the trough series;
 2. history before the latest **restart** (a drop of the troughs by a quarter or more: an OOM kill, a
-   deploy) is ignored; the latest process is judged on its own;
+   deploy) is ignored; the latest process is judged on its own. When it is too young to prove a leak
+   alone, the earlier runs are judged each on their own: when every one of six hours or more leaked
+   (growth beyond warm-up, t > 3) at a rate close to the current run's, a leak that deploys keep
+   cutting short is called at their rate;
 3. the **daily load** shape is learned from the whole history (two days or more) and removed, so a
    busy afternoon is not a trend;
 4. a leak needs all of: a Mann-Kendall trend (Hamed-Rao variance correction, which copes with the
@@ -16,6 +19,9 @@ sawtooth whose peaks say little, but a leak lifts the minima (what survives a co
    step rises in one half only); and growth beyond a **warm-up** curve: the troughs are fitted with
    ``a - b exp(-t / tau) + c t`` (``tau`` up to 6 hours: warm-ups that settle within a day) and the
    linear part ``c`` must be significant and above the minimum too (a warm-up is all exponential);
+   When the whole run shows no leak, the **latest growth regime** of the troughs (a change point by
+   two-segment splits, eight hours or more, rising at least twice as fast as before) is judged alone:
+   a leak that began a day ago in a process that ran flat for a week;
 5. ``time_to_oom_hours``: when the trough trend plus the typical height of the peaks above the
    troughs at that time of day (GC sawtooth and daily load) first reaches the limit;
 6. and the OOM must come within ``max_extrapolation`` (4) times the span the trend was seen over:
@@ -38,7 +44,7 @@ from sklearn.exceptions import NotFittedError
 
 from ..errors import InputError
 from .inputs import as_duration, bin_stat, nice_window, positive_number, sampling_step, seconds, usage_series
-from .trend import Profile, daily_profile, first_crossing, sen_slope
+from .trend import Profile, daily_profile, first_crossing, last_regime, sen_slope
 
 #: fields of ``promcast predict memory`` (the design's JSON contract), in order
 MEMORY_FIELDS = ("is_leak", "p_value", "slope_per_hour", "time_to_oom_hours")
@@ -59,7 +65,8 @@ class MemoryLeakDetector(BaseEstimator):
     ``min_over_time``), ``window_`` (Timedelta of history the verdict used), ``restart_at_`` (latest
     restart seen, or None), ``healthy_slope_bound_`` (bytes/hour: troughs of this process, averaged over
     ``slope_window_``, rise no faster than this when healthy; a rule alerts above it), ``slope_window_``,
-    ``profile_`` (daily shape of the troughs) and ``last_timestamp_``.
+    ``profile_`` (daily shape of the troughs), ``leak_since_`` (when a leak that began in a running
+    process began, or None) and ``last_timestamp_``.
     """
 
     def __init__(self, limit: float, *, alpha: float = 0.01, min_growth: float = 0.01, min_history: str = "12h",
@@ -111,12 +118,40 @@ class MemoryLeakDetector(BaseEstimator):
             self._bounds(x, z)
             return self
         self._judge(x, z)
+        self.leak_since_ = None
+        onset = 0
+        if not self.is_leak_:
+            # a leak that began recently in a long-running process: judge the latest growth regime alone
+            onset = _leak_onset(x, z)
+            if onset:
+                self._judge(x[onset:], z[onset:])
+                if self.is_leak_:
+                    self.leak_since_ = troughs.index[onset] - pd.Timedelta("30min")
+                    self.window_ = nice_window(self.last_timestamp_ - self.leak_since_)
+                else:
+                    self._judge(x, z)
+                    onset = 0
+        rates = []
+        if self.restart_at_ is not None:
+            # restarts split the process into runs: a leak that deploys keep cutting short shows in every
+            # run at a similar rate, even when the current run is too short to prove it alone
+            rates = _earlier_run_rates(troughs_all, self.restart_drop, self.profile_, self.restart_at_,
+                                       self.min_slope_)
+            c = self._criteria
+            earlier = float(np.median(rates)) if rates else 0.0
+            if (not self.is_leak_ and rates and c["p"] < 0.05 and c["recent"] > self.min_slope_
+                    and 0.25 * earlier <= c["beyond"] <= 4.0 * earlier):
+                self.is_leak_ = True
+                self.slope_per_hour_ = earlier
         if self.is_leak_:
-            self._time_to_oom(x, z, troughs, peaks)
-            observed_h = x[-1] - x[0]
+            self._time_to_oom(x, z, troughs, peaks, onset)
+            # growth seen in earlier runs counts as evidence too
+            observed_h = (x[-1] - x[onset] if not rates
+                          else (self.last_timestamp_ - troughs_all.index[0]) / pd.Timedelta("1h"))
             if self.time_to_oom_hours_ is None or self.time_to_oom_hours_ > self.max_extrapolation * observed_h:
                 # growth seen over a short window, extrapolated far: not evidence enough to call a leak
                 self.is_leak_ = False
+                self.leak_since_ = None
                 self.time_to_oom_hours_ = None
                 self.oom_at_ = None
         self._bounds(x, z)
@@ -138,6 +173,9 @@ class MemoryLeakDetector(BaseEstimator):
         settled = x >= x[0] + 3.0 * tau if tau else np.ones(len(x), bool)
         slope = sen_slope(x[settled], z[settled]) if settled.sum() >= max(6, len(x) // 3) else beyond
         m = self.min_slope_
+        # the numbers behind the verdict (the restart pooling reads them)
+        self._criteria = dict(p=p, whole=whole, older=older, recent=recent, beyond=beyond, t=t_beyond,
+                              slope=slope, m=m, tau=tau)
         self.is_leak_ = bool(
             p < self.alpha and mk.trend == "increasing"
             and whole > m and older > m and recent > m
@@ -145,10 +183,12 @@ class MemoryLeakDetector(BaseEstimator):
         )
         self.slope_per_hour_ = float(slope if self.is_leak_ else whole)
 
-    def _time_to_oom(self, x, z, troughs: pd.Series, peaks: pd.Series) -> None:
+    def _time_to_oom(self, x, z, troughs: pd.Series, peaks: pd.Series, onset: int = 0) -> None:
         slope = self.slope_per_hour_
-        recent = x >= x[-1] - max(6.0, 0.25 * (x[-1] - x[0]))
+        recent = x >= x[-1] - max(6.0, 0.25 * (x[-1] - x[onset]))
         level = float(np.median(z[recent] - slope * x[recent]))
+        # the peaks' height above the troughs is learned where the trend holds (since the onset)
+        x, troughs = x[onset:], troughs.iloc[onset:]
         t = seconds(troughs.index)
         line = level + slope * x + self.profile_.at(t)
         above = peaks.reindex(troughs.index).to_numpy(dtype=float) - line
@@ -171,12 +211,19 @@ class MemoryLeakDetector(BaseEstimator):
 
         ``healthy_slope_bound_``: the 99th percentile of the troughs' least-squares slope over
         sliding ``slope_window_`` windows (one day with two days of data, else six hours), after
-        the first six hours since the start (warm-up) and with any leak's own trend removed, and at
+        the first six hours since the start (or, for a leaking process, three warm-up time constants
+        when a warm-up was fitted) and with any leak's own trend removed, and at
         least the practical minimum. A rule alerting when
         ``deriv(min_over_time(mem[trough_window])[slope_window:])`` exceeds it does not fire on this
         process's normal daily swings.
         """
         keep = x >= x[0] + 6.0 if len(x) and x[-1] - x[0] > 24.0 else np.ones(len(x), bool)
+        tau = getattr(self, "warmup_tau_hours_", 0.0) or 0.0
+        settled = x >= x[0] + 3.0 * tau
+        if self.is_leak_ and tau and np.sum(keep & settled) >= 12:
+            # a young leaking process: its warm-up would lift the bound over the leak (a healthy one keeps
+            # it: warm-ups after restarts recur and must not page)
+            keep &= settled
         xs, ys = x[keep], z[keep] - (self.slope_per_hour_ * x[keep] if self.is_leak_ else 0.0)
         span_h = float(xs[-1] - xs[0]) if len(xs) else 0.0
         self.slope_window_ = pd.Timedelta(days=1) if span_h >= 48.0 else pd.Timedelta("6h")
@@ -248,6 +295,45 @@ def _trough_window(values: pd.Series) -> pd.Timedelta:
     return _TROUGH_WINDOWS[-1]
 
 
+def _earlier_run_rates(troughs: pd.Series, drop: float, profile: Profile, current: pd.Timestamp,
+                       min_slope: float) -> list[float]:
+    """Growth rates (bytes/hour beyond warm-up) of the runs before ``current`` that leaked on their own.
+
+    Empty unless every earlier run of six hours or more grew significantly (t > 3) above ``min_slope``.
+    """
+    starts = [troughs.index[0] - pd.Timedelta("30min"), *_restarts(troughs, drop)]
+    starts = [st for st in starts if st < current]
+    rates = []
+    for a, b in zip(starts, [*starts[1:], current]):
+        run = troughs[(troughs.index > a) & (troughs.index < b)]
+        if len(run) < 6:
+            continue
+        x = (seconds(run.index) - seconds(run.index[:1])[0]) / HOUR_S
+        z = run.to_numpy(dtype=float) - profile.at(seconds(run.index))
+        c, t, _ = _beyond_warmup(x, z)
+        if not (c > min_slope and t > 3.0):
+            return []
+        rates.append(float(c))
+    return rates
+
+
+def _restarts(troughs: pd.Series, drop: float) -> list[pd.Timestamp]:
+    """Starts of every hour whose troughs fell ``drop`` or more below the two hours before (one per run)."""
+    y = troughs.to_numpy(dtype=float)
+    if len(y) < 4:
+        return []
+    before = np.maximum(np.r_[np.nan, y[:-1]], np.r_[np.nan, np.nan, y[:-2]])
+    after = np.maximum(y, np.r_[y[1:], y[-1]])
+    with np.errstate(invalid="ignore"):
+        hit = np.flatnonzero(after < (1.0 - drop) * before)
+    half = (troughs.index[1] - troughs.index[0]) / 2
+    out = []
+    for k in hit:
+        if not out or troughs.index[k] - out[-1] > pd.Timedelta("3h"):
+            out.append(troughs.index[int(k)] - half)
+    return out
+
+
 def _last_restart(troughs: pd.Series, drop: float) -> pd.Timestamp | None:
     """Start of the latest hour whose troughs fell ``drop`` or more below the two hours before it.
 
@@ -264,6 +350,25 @@ def _last_restart(troughs: pd.Series, drop: float) -> pd.Timestamp | None:
     if not len(hit):
         return None
     return troughs.index[int(hit[-1])] - (troughs.index[1] - troughs.index[0]) / 2
+
+
+def _leak_onset(x: np.ndarray, z: np.ndarray, *, min_hours: float = 8.0) -> int:
+    """Index where the latest growth regime of the hourly troughs ``z(x)`` began (0: no break).
+
+    A leak that began a day ago in a process that ran flat for a week is a small share of the window,
+    so a trend test over the whole window misses it; the regime since the break is judged alone. The
+    break must leave at least ``min_hours`` of troughs (a few GC cycles, and several hours of them)
+    and the troughs must rise faster after it than before.
+    """
+    if len(z) < 2 * int(min_hours) or x[-1] - x[0] < 2 * min_hours:
+        return 0
+    regime = last_regime(x, z, min_points=int(min_hours), f_crit=12.0, hac_lags=3)
+    k = regime.start
+    if k <= 0 or len(z) - k < min_hours:
+        return 0
+    before = sen_slope(x[:k], z[:k])
+    after = sen_slope(x[k:], z[k:])
+    return k if after > 0 and after > 2.0 * max(before, 0.0) else 0
 
 
 def _beyond_warmup(x: np.ndarray, z: np.ndarray) -> tuple[float, float, float]:

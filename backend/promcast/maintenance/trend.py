@@ -8,6 +8,8 @@
 - :func:`theil_sen` / :func:`pooled_sen_slope`: Sen's slope, optionally pooled over segments that
   differ only by a jump.
 - :func:`first_crossing`: when ``polynomial trend + daily profile`` first reaches a limit.
+- :func:`rolling_origin_ratios`: how the series' own past forecasts came true (for intervals).
+- :func:`cleanup_cycles`: periodic cleanups and when the peak before one reaches a limit.
 """
 
 from __future__ import annotations
@@ -357,3 +359,136 @@ def first_crossing(now_s: float, level: float, slope: float, curv: float, profil
     if k > 0 and curve[k] > curve[k - 1]:  # between grid points, the trend part is linear enough
         tau = float(taus[k - 1] + (taus[k] - taus[k - 1]) * (limit - curve[k - 1]) / (curve[k] - curve[k - 1]))
     return now_s + tau * unit_s
+
+
+# ---- rolling origins -------------------------------------------------------------------------------
+def rolling_origin_ratios(x: np.ndarray, y: np.ndarray, *, window: float = 2.0, step: float = 0.25,
+                          anchor: float = 0.5, near: float = 0.25, min_slope: float = 0.0) -> dict[float, np.ndarray]:
+    """How the series' own past forecasts came true: realised over predicted growth, by horizon.
+
+    ``x`` is in days (0 = now), ``y`` deseasonalised. At origins every ``step`` days, Sen's slope of the
+    ``window`` days before the origin (as long as the current fit's), anchored on its last ``anchor`` days,
+    predicts the level ``h`` days later; the ratio of the growth that came (the mean within ``near``
+    days of the target) to the growth predicted is kept per horizon ``h`` (1, 2, 3, 5, 7, 10 days).
+    Origins whose slope is at most ``min_slope`` predicted no fill and are skipped.
+    Growth that varies from day to day, weekends and rate changes all show up here, so an interval
+    built from these ratios holds as well as the past predicted the past.
+    """
+    out: dict[float, list[float]] = {}
+    if len(x) < 8:
+        return {}
+    horizons = (1.0, 2.0, 3.0, 5.0, 7.0, 10.0)
+    for origin in np.arange(x[-1] - 1.0, x[0] + window - 1e-9, -step):
+        past = (x <= origin) & (x > origin - window)
+        if past.sum() < 6:
+            continue
+        slope = sen_slope(x[past], y[past])
+        if slope <= min_slope:  # the past did not predict a fill from here
+            continue
+        recent = past & (x > origin - anchor)
+        level = float(np.median(y[recent] - slope * (x[recent] - origin))) if recent.any() else float(y[past][-1])
+        for h in horizons:
+            target = origin + h
+            if target > x[-1] - near:
+                break
+            at = np.abs(x - target) <= near
+            if not at.any():
+                continue
+            realised = float(np.mean(y[at])) - level
+            out.setdefault(h, []).append(realised / (slope * h))
+    return {h: np.asarray(v) for h, v in out.items()}
+
+
+# ---- cleanup cycles --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cleanups:
+    """Periodic cleanups seen in a deseasonalised series (days, 0 = now): usage ramps at ``gross`` per
+    day between them (``gross_low``..``gross_high`` over the ramps seen), a cleanup every ``period``
+    days (the latest at ``last``) takes ``drop`` away, so the peaks rise by ``gross * period - drop``
+    per cycle."""
+
+    period: float
+    last: float
+    gross: float
+    gross_low: float
+    gross_high: float
+    drop: float
+    drops: int
+
+    def days_to_reach(self, level: float, limit: float, *, gross: float | None = None,
+                      max_days: float = math.inf) -> float | None:
+        """Days from now until the ramp from ``level`` first reaches ``limit`` (None: not within ``max_days``).
+
+        The crossing comes at a peak: in the current cycle when the ramp gets there before the next
+        cleanup, else in the first later cycle whose peak reaches the limit. A cleanup due (up to a
+        quarter period late) is taken to happen now.
+        """
+        g = self.gross if gross is None else gross
+        if g <= 0:
+            return None
+        if level >= limit:
+            return 0.0
+        t_next = self.last + self.period
+        if t_next <= 0:
+            if t_next < -0.25 * self.period:  # overdue: the cleanups may have stopped, nothing to add
+                return None
+            level, t_next = level - self.drop, self.period
+        if level + g * t_next >= limit:
+            return (limit - level) / g
+        peak = level + g * t_next
+        rise = g * self.period - self.drop
+        if rise <= 0:
+            return None
+        cycles = math.ceil((limit - peak) / rise)
+        at = t_next + cycles * self.period - (peak + rise * cycles - limit) / g
+        return at if at <= max_days else None
+
+
+def cleanup_cycles(x: np.ndarray, y: np.ndarray, *, sigmas: float = 8.0, min_share: float = 0.05,
+                   min_period: float = 1.5, max_cv: float = 0.25) -> Cleanups | None:
+    """Periodic cleanups in ``y(x)`` (days, deseasonalised), or None.
+
+    A cleanup is a fall between neighbouring points of more than ``sigmas`` robust scales of the
+    point-to-point changes and ``min_share`` of the series' range. Two or more, ``min_period`` days or
+    more apart with regular spacing (coefficient of variation up to ``max_cv``), make a cycle: a daily
+    one is already the daily profile, and a single cleanup may be a one-off. Mean growth averages the
+    sawtooth, so a disk that fills at the peak before a weekly cleanup would be called late, and the
+    ramp since the last cleanup alone would be called early; the cycle says when.
+    """
+    if len(y) < 24 or x[-1] - x[0] < 2 * min_period:
+        return None
+    d = np.diff(y)
+    scale = 1.4826 * float(np.median(np.abs(d - np.median(d)))) or float(np.std(d)) or 0.0
+    big = np.flatnonzero(d < -max(sigmas * scale, min_share * float(np.ptp(y))))
+    if len(big) < 2:
+        return None
+    groups: list[list[int]] = []
+    for k in big:  # a cleanup spread over a few neighbouring points is one
+        if groups and x[k] - x[groups[-1][-1]] <= 0.25:
+            groups[-1].append(int(k))
+        else:
+            groups.append([int(k)])
+    at = np.array([0.5 * (x[g[0]] + x[g[-1] + 1]) for g in groups])
+    if len(at) < 2:
+        return None
+    gaps = np.diff(at)
+    period = float(np.median(gaps))
+    if period < min_period or (len(gaps) > 1 and float(np.std(gaps)) > max_cv * period):
+        return None
+    # the ramps between cleanups (and the current one, when it is long enough to measure)
+    bounds = [x[0] - 1e-9, *at, x[-1] + 1e-9]
+    slopes = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        m = (x > a) & (x < b)
+        if m.sum() >= 6 and x[m][-1] - x[m][0] >= 0.5:
+            slopes.append(sen_slope(x[m], y[m]))
+    drops = []
+    for g in groups:  # level just before and just after, a couple of hours each side
+        before = (x <= x[g[0]]) & (x > x[g[0]] - 0.1)
+        after = (x >= x[g[-1] + 1]) & (x < x[g[-1] + 1] + 0.1)
+        drops.append(float(np.median(y[before]) - np.median(y[after])) if before.any() and after.any()
+                     else float(-np.sum(d[g])))
+    if not slopes:
+        return None
+    return Cleanups(period=period, last=float(at[-1]), gross=float(np.median(slopes)), gross_low=float(min(slopes)),
+                    gross_high=float(max(slopes)), drop=float(np.median(drops)), drops=len(at))

@@ -32,14 +32,14 @@ def test_enough_scenarios_of_every_family():
     procs = process_scenarios(leaks=2, per_healthy_family=1)
     assert len(disks) >= 200 and {d.family for d in disks} == set(DISK_FAMILIES)
     assert {p.family for p in procs} == set(PROCESS_FAMILIES)
-    # the default process set is 255: 120 leaks and 45 of each healthy family
-    assert process_scenarios.__defaults__[:2] == (120, 45)
+    # the default process set is 270: 40 of each leaking family and 25 of each healthy one
+    assert process_scenarios.__defaults__[:2] == (40, 25)
 
 
 def test_filling_disk_truth_and_evaluation_times():
     disk = make_disk("linear_fill", 1)
     assert disk.series.index[-1] <= disk.full_at
-    assert [(disk.full_at - t) / DAY for t in disk.eval_times] == [7.0, 1.0]
+    assert [(disk.full_at - t) / DAY for t in disk.eval_times] == [14.0, 7.0, 3.0, 1.0]
     assert disk.series.index[0] <= disk.eval_times[0] - 14 * DAY
     stable = make_disk("stable_nearly_full", 1)
     assert stable.full_at is None and stable.series.max() < stable.capacity
@@ -83,3 +83,22 @@ def test_sustained_lead_counts_from_the_last_switch_on():
     end = t[-1] + pd.Timedelta("1h")
     assert sustained_lead(t, [True, False, True, True, True], end) == 3.0
     assert sustained_lead(t, [True, True, True, True, False], end) == 0.0
+
+
+def test_messy_disks_have_irregular_steps_gaps_and_duplicates():
+    disk = make_disk("messy_fill", 3)
+    gaps = disk.series.index.to_series().diff().dropna()
+    assert disk.series.index.has_duplicates and gaps.max() >= pd.Timedelta("1h") and gaps.std() > pd.Timedelta(0)
+
+
+def test_a_fill_that_has_not_begun_is_not_evaluated():
+    disk = make_disk("quiet_then_fill", 0)
+    assert 14 not in disk.eval_leads and disk.eval_leads == (7, 3, 1)
+
+
+def test_recent_and_restarting_leaks_reach_their_limit_after_the_onset():
+    recent = make_process("recent_leak", 1)
+    assert recent.started_at < recent.eval_times[0] < recent.oom_at
+    assert recent.series[: recent.started_at].max() < 0.6 * recent.limit
+    restarting = make_process("restarting_leak", 1)
+    assert restarting.eval_times[-1] < restarting.oom_at

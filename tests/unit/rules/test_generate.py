@@ -52,8 +52,15 @@ def test_disk_rules_embed_learned_windows_and_guards():
     assert "offset 6d" in deriv and "/ 518400" in deriv
     peak = rules["promcast:fs:daily_peak_ratio"][0].expr
     assert 'promcast:fs:free_ratio{mountpoint="/var"} + 0.05' in peak and "promcast:fs:free_ratio + 0" in peak
+    to_mean = rules["promcast:fs:seconds_to_full:mean"][0].expr
+    assert "promcast:fs:free:trend - promcast:fs:daily_peak_ratio * promcast:fs:size" in to_mean
+    # the daily peaks' own trend (daily lows of free space, whole days 6d apart) for /var
+    envelope = rules["promcast:fs:free:envelope_deriv"][0].expr
+    assert 'min_over_time(node_filesystem_avail_bytes{job="node", mountpoint="/var"}[1d] offset 6d)' in envelope
+    # the earlier of the two crossings counts; either alone when the other is absent
     to_full = rules["promcast:fs:seconds_to_full"][0].expr
-    assert "promcast:fs:free:trend - promcast:fs:daily_peak_ratio * promcast:fs:size" in to_full
+    assert to_full == ("(promcast:fs:seconds_to_full:mean <= promcast:fs:seconds_to_full:envelope)\n"
+                       "or promcast:fs:seconds_to_full:envelope\nor promcast:fs:seconds_to_full:mean")
     guard = rules["promcast:fs:guard_ratio:warning"][0].expr
     assert 'promcast:fs:free_ratio{mountpoint="/var"} + 0.3' in guard and "promcast:fs:free_ratio + 0.15" in guard
     warning, critical = rules["PromcastDiskWillFill"]
@@ -84,11 +91,11 @@ def test_rule_count_does_not_grow_with_series():
     spec = disk_spec()
     one = generate_rules(spec, {"fs": disk_fit(spec.targets[0], {"/": LINEAR_6H})})
     many = generate_rules(spec, {"fs": disk_fit(spec.targets[0], {f"/m{i}": LINEAR_6H for i in range(1000)})})
-    assert many.rule_count == one.rule_count == 10
+    assert many.rule_count == one.rule_count == 14
     assert [r.expr for r in many.groups[0].rules] == [r.expr for r in one.groups[0].rules]
     mixed = {f"/m{i}": (DAILY_7D if i % 10 == 0 else LINEAR_6H) for i in range(1000)}
     group = generate_rules(spec, {"fs": disk_fit(spec.targets[0], mixed)}).groups[0]
-    assert len(group.rules) == 10
+    assert len(group.rules) == 14
     deriv = rules_by_name(group)["promcast:fs:free:deriv"][0].expr
     assert deriv.count("\nor\n") == 1 and deriv.count("mountpoint=~") == 2  # 100 daily disks: one regex per selector
 

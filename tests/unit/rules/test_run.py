@@ -48,7 +48,7 @@ def test_demo_end_to_end_with_check(tmp_path):
     assert names == ["demo.disks.rules.yaml", "demo.mem.rules.yaml", "demo.prometheusrule.yaml",
                      "tests/demo.disks.test.yaml", "tests/demo.mem.test.yaml"]
     assert summary.checked and summary.ok and summary.series == 6 and summary.groups == 2
-    assert summary.rules == 18 and summary.bytes_written > 0
+    assert summary.rules == 22 and summary.bytes_written > 0
     assert summary.fitted["disks"]['node_filesystem_avail_bytes{device="/dev/nvme0n1p2",fstype="ext4",'
                                    'instance="node-1:9100",job="node",mountpoint="/"}']["days_to_full"] > 0
     assert any("wrote 5 files" in line for line in summary.lines())

@@ -14,9 +14,16 @@ every one of those constants comes from the filesystem's own history (:class:`Di
   the upper bound of its learned growth plus its daily peak would take within the horizon; never below
   1 %. And the filesystem must not be read-only (``node_filesystem_readonly``).
 
+- **envelope**: with a daily cycle, the daily *low* of free space (the usage's daily peak, e.g. just
+  before the log rotation) gets its own trend (``min_over_time`` of whole days ``K`` apart); time to
+  full is counted on the mean's trend plus the learned peak and on the envelope's trend, and the
+  earlier crossing counts (a cycle that grows with the fill reaches the size before the mean says).
+
 Recording rules: ``free_ratio``, ``free:deriv`` (per second), ``free:trend`` (free space now on the
-trend, at the daily peak), ``seconds_to_full``, ``guard_ratio:warning|critical``. Alerts
-``PromcastDiskWillFill`` (warning at ``warning_within``, critical at ``critical_within``).
+trend), ``free:envelope_deriv``, ``free:envelope_trend``, ``seconds_to_full:mean`` (to the daily peak on
+the mean's trend), ``seconds_to_full:envelope``, ``seconds_to_full`` (the earlier),
+``guard_ratio:warning|critical``. Alerts ``PromcastDiskWillFill`` (warning at ``warning_within``,
+critical at ``critical_within``).
 """
 
 from __future__ import annotations
@@ -202,12 +209,41 @@ def _trend_term(shape: tuple[str, pd.Timedelta]):
     return build
 
 
+def _envelope_deriv_term(shape: tuple[str, pd.Timedelta]):
+    """Change per second of the daily low of free space (the usage's daily peak), daily mode only."""
+    mode, window = shape
+
+    def build(src: Source) -> str:
+        if mode != "daily":
+            return _deriv_term(shape)(src)
+        offset = window - DAY
+        now, then = src.range(DAY), src.range(DAY, offset=offset)
+        return f"(min_over_time({now}) - min_over_time({then})) / {seconds(offset)}"
+    return build
+
+
+def _envelope_trend_term(shape: tuple[str, pd.Timedelta]):
+    """The daily low of free space now, on its own trend (free space on the trend in linear mode)."""
+    mode, window = shape
+
+    def build(src: Source) -> str:
+        if mode != "daily":
+            return _trend_term(shape)(src)
+        offset = window - DAY
+        now, then = src.range(DAY), src.range(DAY, offset=offset)
+        periods = num(offset / (DAY / 2), sig=12)
+        return f"min_over_time({now}) + (min_over_time({now}) - min_over_time({then})) / {periods}"
+    return build
+
+
 def build(plan: Plan, group_name: str) -> RuleGroup:
     target = plan.target
     inputs = _Inputs(target)
     rl = record_labels(target)
     names = {s: record(target, s) for s in ("size", "free_ratio", "free:deriv", "free:trend", "daily_peak_ratio",
-                                             "seconds_to_full", "guard_ratio:warning", "guard_ratio:critical")}
+                                             "free:envelope_deriv", "free:envelope_trend", "seconds_to_full:mean",
+                                             "seconds_to_full:envelope", "seconds_to_full", "guard_ratio:warning",
+                                             "guard_ratio:critical")}
     size_rule = (inputs.size.source().instant() if inputs.size
                  else f"0 * {inputs.avail.source().instant()} + {num(inputs.size_const)}")
     rules = [
@@ -216,9 +252,20 @@ def build(plan: Plan, group_name: str) -> RuleGroup:
         Rule(record=names["free:deriv"], expr=plan.terms(inputs.avail, KEYS[0], _deriv_term), labels=rl),
         Rule(record=names["free:trend"], expr=plan.terms(inputs.avail, KEYS[0], _trend_term), labels=rl),
         Rule(record=names["daily_peak_ratio"], expr=plan.param_series(names["free_ratio"], KEYS[1]), labels=rl),
-        Rule(record=names["seconds_to_full"],
+        Rule(record=names["free:envelope_deriv"], expr=plan.terms(inputs.avail, KEYS[0], _envelope_deriv_term),
+             labels=rl),
+        Rule(record=names["free:envelope_trend"], expr=plan.terms(inputs.avail, KEYS[0], _envelope_trend_term),
+             labels=rl),
+        # time to full twice: the daily mean's trend plus the learned daily peak, and the trend of the
+        # daily peaks themselves (the envelope: a cycle that grows with the fill); the earlier counts
+        Rule(record=names["seconds_to_full:mean"],
              expr=(f"clamp_min({names['free:trend']} - {names['daily_peak_ratio']} * {names['size']}, 0)\n"
                    f"/ -({names['free:deriv']} < 0)"), labels=rl),
+        Rule(record=names["seconds_to_full:envelope"],
+             expr=f"clamp_min({names['free:envelope_trend']}, 0) / -({names['free:envelope_deriv']} < 0)", labels=rl),
+        Rule(record=names["seconds_to_full"],
+             expr=(f"({names['seconds_to_full:mean']} <= {names['seconds_to_full:envelope']})\n"
+                   f"or {names['seconds_to_full:envelope']}\nor {names['seconds_to_full:mean']}"), labels=rl),
         Rule(record=names["guard_ratio:warning"], expr=plan.param_series(names["free_ratio"], KEYS[2]), labels=rl),
         Rule(record=names["guard_ratio:critical"], expr=plan.param_series(names["free_ratio"], KEYS[3]), labels=rl),
     ]
