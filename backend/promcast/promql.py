@@ -30,6 +30,20 @@ def raw_strings_as_quoted(expr: str) -> str:
     return _TOKENS.sub(lambda m: _quoted(m.group(0)[1:-1]) if m.group(0).startswith("`") else m.group(0), expr)
 
 
+def skip_string(text: str, i: int) -> int:
+    """The index just past the string literal that starts at ``text[i]`` (a quote or a backtick); the end of
+    ``text`` when it is unterminated. Raw strings (backticks) have no escapes."""
+    quote, i, n = text[i], i + 1, len(text)
+    while i < n:
+        if text[i] == "\\" and quote != "`":
+            i += 2
+        elif text[i] == quote:
+            return i + 1
+        else:
+            i += 1
+    return n
+
+
 def parse(expr: str):
     """promql-parser's AST of ``expr`` read as Prometheus reads it (raw strings included).
 

@@ -12,6 +12,7 @@ parser or the AST walk hurt.
 from __future__ import annotations
 
 from .errors import BadQueryError
+from .promql import skip_string as _skip_string
 
 #: longest expression accepted (characters); a long regex alternation of instance names fits easily
 MAX_PROMQL_LENGTH = 32_768
@@ -85,18 +86,6 @@ def measure(text: str) -> tuple[int, int]:
             continue
         i += 1
     return deepest, operators
-
-
-def _skip_string(text: str, i: int) -> int:
-    quote, i, n = text[i], i + 1, len(text)
-    while i < n:
-        if text[i] == "\\" and quote != "`":
-            i += 2
-        elif text[i] == quote:
-            return i + 1
-        else:
-            i += 1
-    return n
 
 
 def _skip_number(text: str, i: int) -> int:

@@ -19,6 +19,7 @@ import promql_parser
 
 from ..errors import BadQueryError, InputError
 from ..promql import parse as parse_promql
+from ..promql import skip_string as _skip_string
 from ..promql_bounds import check_promql
 
 #: Grafana ad hoc operators -> PromQL matcher operators (``=|`` / ``!=|`` are Grafana 10's "one of")
@@ -169,18 +170,6 @@ def _skip_blank(text: str, i: int) -> int:
 def _skip_comment(text: str, i: int) -> int:
     end = text.find("\n", i)
     return len(text) if end < 0 else end + 1
-
-
-def _skip_string(text: str, i: int) -> int:
-    quote, i, n = text[i], i + 1, len(text)
-    while i < n:
-        if text[i] == "\\" and quote != "`":
-            i += 2
-        elif text[i] == quote:
-            return i + 1
-        else:
-            i += 1
-    return n
 
 
 def _skip_group(text: str, i: int, opening: str, closing: str) -> int:
