@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .errors import InputError, PromcastError
+from .logs import setup_logging
 
 log = logging.getLogger("promcast")
 
@@ -616,16 +617,6 @@ def _cmd_provision(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- main
-def setup_logging(level: str = "info") -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("cmdstanpy", "prophet", "matplotlib", "urllib3", "tensorflow", "absl"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

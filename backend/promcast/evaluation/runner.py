@@ -66,7 +66,7 @@ class ModelEvaluation:
 
 def _score_file(task: tuple[str, str, pd.Series, str, dict]) -> tuple[str, pd.Series, float]:
     """Walk-forward scores of one file (runs in a worker process)."""
-    from ..cli import setup_logging
+    from ..logs import setup_logging
     from ..models.walkforward import walk_forward_scores
 
     setup_logging("warning")
@@ -80,7 +80,7 @@ def _score_file(task: tuple[str, str, pd.Series, str, dict]) -> tuple[str, pd.Se
 
 
 def _backtest_file(task: tuple[str, str, pd.Series, tuple]) -> BacktestResult:
-    from ..cli import setup_logging
+    from ..logs import setup_logging
 
     setup_logging("warning")
     model, path, values, exclude = task

@@ -22,7 +22,7 @@ def preload_default_model(settings: Settings) -> None:
 def run_server(settings: Settings) -> None:
     from waitress import serve
 
-    from ..cli import setup_logging
+    from ..logs import setup_logging
     from .app import create_app
 
     setup_logging(settings.log_level)
