@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address, e.g. tcp://HOST:8786")
     p.add_argument("--no-backtest", action="store_true", help="skip the forecast backtest")
     p.add_argument("--output", metavar="OUT.json", help="also write the full report as JSON")
+    p.add_argument("--backtest", action="store_true",
+                   help="only the forecast benchmark: every forecaster (or --model) on the same rolling origins "
+                        "over each real series' second half, with auto's settings chosen by grouped CV")
+    p.add_argument("--origins", type=int, default=6, help="rolling origins per file for --backtest (default: 6)")
     return parser
 
 
@@ -312,6 +316,8 @@ def _cmd_evaluate(args) -> int:
     from .models.registry import get_model_class, model_names
 
     settings = _settings(args)
+    if args.backtest:
+        return _evaluate_forecasts(args, settings)
     models = args.model or model_names()
     for name in models:
         get_model_class(name)
@@ -336,6 +342,30 @@ def _cmd_evaluate(args) -> int:
         from .atomic import atomic_write_text
 
         atomic_write_text(args.output, json.dumps(report_json(results), indent=2, default=float) + "\n")
+    return 0
+
+
+def _evaluate_forecasts(args, settings) -> int:
+    """``evaluate --backtest``: the forecast table of issue 14 (see :mod:`.evaluation.forecasts`)."""
+    import json
+
+    from .evaluation.forecasts import format_table, known_models, run_backtest
+    from .executors import make_executor
+
+    known = known_models()
+    for name in args.model or []:
+        if name not in known:
+            raise InputError(f"unknown forecaster {name!r} for --backtest; known: {', '.join(known)}")
+    if args.origins < 5:
+        raise InputError(f"bad --origins {args.origins}: the backtest needs at least 5 per file")
+    kind = args.executor or settings.executor.kind
+    with make_executor(kind, args.scheduler or settings.executor.scheduler, workers=args.workers) as executor:
+        result = run_backtest(args.nab, args.model, windows=args.windows, origins=args.origins, executor=executor)
+    print(format_table(result))
+    if args.output:
+        from .atomic import atomic_write_text
+
+        atomic_write_text(args.output, json.dumps(result, indent=2, default=float) + "\n")
     return 0
 
 

@@ -25,6 +25,7 @@ MODULES: dict[str, str] = {
     "lstm": "promcast.models.lstm",
     "iforest": "promcast.models.iforest",
     "ensemble": "promcast.models.ensemble",
+    "auto": "promcast.models.auto",
     "seasonal_naive": "promcast.models.seasonal_naive",
     "mad": "promcast.models.mad",
     "holt_winters": "promcast.models.holt_winters",
