@@ -44,7 +44,11 @@ AUTO_GRID: dict[str, dict] = {
     "auto[combine=mean]": {"combine": "mean"},
     "auto[shift=off]": {"shift_points": None},
     "auto[outliers=off]": {"outlier_z": None},
+    "auto[origins=5]": {"n_origins": 5},
 }
+#: band widths (relative to the model's own) at which coverage is also counted, for the grouped-CV
+#: choice of auto's ``band_scale``
+BAND_SCALES = (0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5)
 
 
 @dataclass(frozen=True)
@@ -64,13 +68,20 @@ class Fold:
     covered_normal: int
     points_normal: int
     seconds: float
+    #: points inside the band widened by each of BAND_SCALES (all rows)
+    covered_scaled: tuple = ()
 
     def mase(self, normal: bool = False) -> float:
         mae, scale = (self.mae_normal, self.scale_normal) if normal else (self.mae, self.scale)
         return mae / scale if scale > 0 else float("nan")
 
     def relative(self, normal: bool = False) -> float:
+        """MAE over the seasonal naive's, both floored at 1% of the fold's MASE scale (a fold whose
+        normal rows are all exactly 0 would otherwise weigh 1e-30 in the geometric mean)."""
         mae, naive = (self.mae_normal, self.naive_mae_normal) if normal else (self.mae, self.naive_mae)
+        scale = self.scale_normal if normal else self.scale
+        floor = 0.01 * scale if np.isfinite(scale) else 0.0
+        mae, naive = max(mae, floor), max(naive, floor)
         return mae / naive if naive > 0 else float("nan")
 
 
@@ -210,7 +221,10 @@ def backtest_file(task: tuple) -> list[Fold]:
         truth = test.to_numpy()
         err = np.abs(truth - frame["yhat"].to_numpy())
         naive_err = np.abs(truth - _seasonal_naive(series, test.index, day, step))
-        inside = (truth >= frame["yhat_lower"].to_numpy()) & (truth <= frame["yhat_upper"].to_numpy())
+        yhat, lo, hi = (frame[c].to_numpy() for c in ("yhat", "yhat_lower", "yhat_upper"))
+        inside = (truth >= lo) & (truth <= hi)
+        scaled = tuple(int(np.sum((truth >= yhat + k * (lo - yhat)) & (truth <= yhat + k * (hi - yhat))))
+                       for k in BAND_SCALES)
         keep = normal.reindex(test.index).to_numpy()
 
         def stats(mask):
@@ -225,7 +239,7 @@ def backtest_file(task: tuple) -> list[Fold]:
             file=path, origin=origin.isoformat(), model=model, fitted=fitted, mae=mae, naive_mae=naive_mae,
             scale=_naive_scale(train, day, step, everything), covered=covered, points=points,
             mae_normal=mae_n, naive_mae_normal=naive_n, scale_normal=_naive_scale(train, day, step, normal),
-            covered_normal=covered_n, points_normal=points_n, seconds=seconds))
+            covered_normal=covered_n, points_normal=points_n, seconds=seconds, covered_scaled=scaled))
     return folds
 
 
@@ -273,6 +287,27 @@ def grouped_cv(variants: dict[str, list[Fold]], naive: list[Fold], normal: bool 
         chosen[file] = best
         held_out.extend(f for f in variants[best] if f.file == file)
     return held_out, chosen
+
+
+def band_cv(folds: list[Fold], target: float = 0.95) -> tuple[float, dict[str, float]]:
+    """Leave-one-file-out choice of a band width factor (BAND_SCALES): each file gets the factor whose
+    coverage on the other files is closest to ``target``. Returns (held-out coverage, factor per file)."""
+    files = sorted({f.file for f in folds})
+    covered = points = 0
+    chosen = {}
+
+    def coverage(fs, i):
+        n = sum(f.points for f in fs)
+        return sum(f.covered_scaled[i] for f in fs) / n if n else float("nan")
+
+    for file in files:
+        others = [f for f in folds if f.file != file]
+        best = min(range(len(BAND_SCALES)), key=lambda i: (abs(coverage(others, i) - target), i))
+        chosen[file] = BAND_SCALES[best]
+        mine = [f for f in folds if f.file == file]
+        covered += sum(f.covered_scaled[best] for f in mine)
+        points += sum(f.points for f in mine)
+    return (covered / points if points else float("nan")), chosen
 
 
 def run_backtest(nab_dir, models: list[str] | None = None, *, windows=None, horizon: str = "1d", origins: int = 6,
@@ -323,6 +358,12 @@ def report(folds: dict[str, list[Fold]]) -> dict:
                        "in_sample_best": min(variants, key=lambda n: (summarise(variants[n], naive, normal)
                                                                        ["mase_vs_naive"], n))}
         summary["auto (grouped CV)"] = {k: cv[k]["summary"] for k in ("all", "normal")}
+    if "auto" in folds and folds["auto"] and folds["auto"][0].covered_scaled:
+        held, chosen = band_cv(folds["auto"])
+        cv["band_scale"] = {"held_out_coverage": held, "chosen": chosen,
+                            "coverage_by_scale": {str(k): sum(f.covered_scaled[i] for f in folds["auto"])
+                                                  / max(1, sum(f.points for f in folds["auto"]))
+                                                  for i, k in enumerate(BAND_SCALES)}}
     return {"summary": summary, "grouped_cv": cv,
             "folds": [asdict(f) for name in folds for f in folds[name]]}
 
@@ -341,6 +382,10 @@ def format_table(result: dict) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths)) for line in [header, *rows]]
     for key, cv in result.get("grouped_cv", {}).items():
+        if key == "band_scale":
+            lines.append(f"band width of auto, relative to its default, by grouped CV: held-out coverage "
+                         f"{cv['held_out_coverage']:.1%}, factor per file {pd.Series(cv['chosen']).value_counts().to_dict()}")
+            continue
         picks = pd.Series(cv["chosen"]).value_counts().to_dict()
         lines.append(f"grouped CV ({key} rows): held-out choice per file {picks}; in-sample best {cv['in_sample_best']}")
     return "\n".join(lines)

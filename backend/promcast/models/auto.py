@@ -73,9 +73,9 @@ class AutoForecaster(Forecaster):
     fallback: ClassVar[str | None] = "seasonal_naive"
     fast_params: ClassVar[dict[str, Any]] = {"n_origins": 3}
 
-    def __init__(self, horizon: str = "1d", n_origins: int = 5, top_k: int = 3, combine: str = "median",
+    def __init__(self, horizon: str = "1d", n_origins: int = 10, top_k: int = 3, combine: str = "median",
                  pool: tuple | None = None, points_per_day: int = 48, outlier_z: float | None = 5.0,
-                 shift_points: int | None = 6, shift_z: float = 6.0):
+                 shift_points: int | None = 6, shift_z: float = 6.0, band_scale: float = 1.0):
         self.horizon = horizon
         self.n_origins = n_origins
         self.top_k = top_k
@@ -85,6 +85,7 @@ class AutoForecaster(Forecaster):
         self.outlier_z = outlier_z
         self.shift_points = shift_points
         self.shift_z = shift_z
+        self.band_scale = band_scale
 
     # ---- fitting -------------------------------------------------------------------------------
     def _check_params(self) -> tuple[str, ...]:
@@ -240,6 +241,7 @@ class AutoForecaster(Forecaster):
         if future.any():
             steps = np.maximum(0, np.round(r[future]).astype(int) - 1)
             lo, hi = self.bands_.band(steps, interval)
+            lo, hi = lo * float(self.band_scale), hi * float(self.band_scale)
             lower = np.asarray(lower, dtype=float).copy()
             upper = np.asarray(upper, dtype=float).copy()
             lower[future] = yhat[future] + lo
