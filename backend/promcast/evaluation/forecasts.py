@@ -42,9 +42,14 @@ AUTO_GRID: dict[str, dict] = {
     "auto[top_k=1]": {"top_k": 1},
     "auto[top_k=5]": {"top_k": 5},
     "auto[combine=mean]": {"combine": "mean"},
-    "auto[shift=off]": {"shift_points": None},
-    "auto[outliers=off]": {"outlier_z": None},
     "auto[origins=5]": {"n_origins": 5},
+    "auto[outlier_z=off]": {"outlier_z": None},
+    "auto[outlier_z=3.5]": {"outlier_z": 3.5},
+    "auto[shift=off]": {"shift_points": None},
+    "auto[shift_points=3]": {"shift_points": 3},
+    "auto[shift_points=12]": {"shift_points": 12},
+    "auto[shift_z=4]": {"shift_z": 4.0},
+    "auto[shift_z=9]": {"shift_z": 9.0},
 }
 #: band widths (relative to the model's own) at which coverage is also counted, for the grouped-CV
 #: choice of auto's ``band_scale``
