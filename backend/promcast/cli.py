@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("forecast", "forecast a series with a band", _cmd_forecast)
     _add_source(p, with_input=True)
     p.add_argument("--horizon", required=True, metavar="DUR", help="how far ahead to forecast, e.g. 1d")
-    p.add_argument("--model", default="prophet", help="model name (default: prophet)")
+    p.add_argument("--model", default="auto", help="model name (default: auto, per-series selection; "
+                                                   "prophet, holt_winters, ... stay selectable)")
     p.add_argument("--interval", default="0.95", help="band's coverage probability (default: 0.95)")
     p.add_argument("--output", metavar="OUT.csv", help="CSV timestamp,yhat,yhat_lower,yhat_upper (default: stdout)")
     p.add_argument("--plot", metavar="OUT.png", help="draw history, forecast and band into a PNG")

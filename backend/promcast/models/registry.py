@@ -32,7 +32,7 @@ MODULES: dict[str, str] = {
     "knn": "promcast.models.knn",
 }
 #: the forecaster used when none is named (CLI ``forecast``)
-DEFAULT_FORECASTER = "prophet"
+DEFAULT_FORECASTER = "auto"
 #: the detector used when none is named (CLI ``detect``)
 DEFAULT_DETECTOR = "ensemble"
 

@@ -293,7 +293,7 @@ def _anomaly(data: Mapping, ctx: _Ctx) -> dict:
         raise ctx.error(f"field 'severity': {severity!r} is not one of {', '.join(SEVERITIES)}")
     return {
         "mode": mode,
-        "model": _model(data.get("model", "prophet"), ctx),
+        "model": _model(data.get("model", _default_forecaster()), ctx),
         "sensitivity": _number(data.get("sensitivity", 3), ctx, "sensitivity", low=0, high=20, low_open=True),
         "severity": severity,
     }
@@ -308,6 +308,12 @@ def _capacity(data: Mapping, ctx: _Ctx) -> dict:
         "horizon": _duration(data.get("horizon", "30d"), ctx, "horizon"),
         "model": _model(data.get("model", "prophet"), ctx),
     }
+
+
+def _default_forecaster() -> str:
+    from ..models.registry import DEFAULT_FORECASTER
+
+    return DEFAULT_FORECASTER
 
 
 def _model(value: Any, ctx: _Ctx) -> str:
