@@ -42,14 +42,10 @@ AUTO_GRID: dict[str, dict] = {
     "auto[top_k=1]": {"top_k": 1},
     "auto[top_k=5]": {"top_k": 5},
     "auto[combine=mean]": {"combine": "mean"},
-    "auto[origins=5]": {"n_origins": 5},
     "auto[outlier_z=off]": {"outlier_z": None},
-    "auto[outlier_z=3.5]": {"outlier_z": 3.5},
     "auto[shift=off]": {"shift_points": None},
-    "auto[shift_points=3]": {"shift_points": 3},
     "auto[shift_points=12]": {"shift_points": 12},
     "auto[shift_z=4]": {"shift_z": 4.0},
-    "auto[shift_z=9]": {"shift_z": 9.0},
 }
 #: band widths (relative to the model's own) at which coverage is also counted, for the grouped-CV
 #: choice of auto's ``band_scale``
@@ -130,16 +126,15 @@ def _horizon_steps(grid: pd.Series, step: pd.Timedelta, index: pd.DatetimeIndex)
     return max(1, int(np.ceil((index[-1] - grid.index[-1]) / step)))
 
 
-def _statsforecast(kind: str):
-    def run(train: pd.Series, test_index: pd.DatetimeIndex, interval: float):
-        frames = [_sf_one(k, train, test_index, interval) for k in (("mstl", "autoets", "autotheta")
-                                                                     if kind == "median" else (kind,))]
-        if len(frames) == 1:
-            return frames[0], f"sf_{kind}"
-        stacked = np.stack([f.to_numpy() for f in frames])
-        return pd.DataFrame(np.median(stacked, axis=0), index=test_index, columns=frames[0].columns), "sf_median"
+def _statsforecast(train: pd.Series, test_index: pd.DatetimeIndex, interval: float):
+    """statsforecast's MSTL, AutoETS and AutoTheta, and their median (each bound the median of theirs)."""
+    frames = {f"sf_{k}": _sf_one(k, train, test_index, interval) for k in ("mstl", "autoets", "autotheta")}
+    stacked = np.stack([f.to_numpy() for f in frames.values()])
+    frames["sf_median"] = pd.DataFrame(np.median(stacked, axis=0), index=test_index, columns=FORECAST)
+    return frames
 
-    return run
+
+FORECAST = ["yhat", "yhat_lower", "yhat_upper"]
 
 
 def _sf_one(kind: str, train: pd.Series, test_index: pd.DatetimeIndex, interval: float) -> pd.DataFrame:
@@ -180,15 +175,22 @@ def _prophet_defaults(train: pd.Series, test_index: pd.DatetimeIndex, interval: 
                          "yhat_upper": out["yhat_upper"].to_numpy()}, index=test_index), "prophet_defaults"
 
 
+#: rows computed together in one task (one fit of each member per fold)
+GROUPS = {"sf_mstl": "statsforecast", "sf_autoets": "statsforecast", "sf_autotheta": "statsforecast",
+          "sf_median": "statsforecast"}
+
+
 def forecaster(name: str):
-    """The callable ``(train, test_index, interval) -> (frame, fitted name)`` behind a table row."""
+    """The callable ``(train, test_index, interval) -> {row name: (frame, fitted name)}`` behind a task."""
+    if name == "statsforecast":
+        return lambda *a: {k: (f, k) for k, f in _statsforecast(*a).items()}
     if name in AUTO_GRID:
-        return _registry("auto", AUTO_GRID[name])
-    if name == "prophet_defaults":
-        return _prophet_defaults
-    if name.startswith("sf_"):
-        return _statsforecast(name[3:])
-    return _registry(name, {})
+        run = _registry("auto", AUTO_GRID[name])
+    elif name == "prophet_defaults":
+        run = _prophet_defaults
+    else:
+        run = _registry(name, {})
+    return lambda *a: {name: run(*a)}
 
 
 def known_models() -> list[str]:
@@ -199,7 +201,7 @@ def known_models() -> list[str]:
 
 # ---- one file ------------------------------------------------------------------------------------------
 def backtest_file(task: tuple) -> list[Fold]:
-    """Every fold of one file for one model (runs in a worker process)."""
+    """Every fold of one file for one model, or one group of rows fitted together (a worker's task)."""
     from ..cli import setup_logging
 
     setup_logging("warning")
@@ -211,7 +213,6 @@ def backtest_file(task: tuple) -> list[Fold]:
     normal = pd.Series(normal, index=series.index)
     everything = pd.Series(True, index=series.index)
     horizon_td = pd.Timedelta(parse_duration(horizon, what="horizon"))
-    day = pd.Timedelta(days=1)
     step = infer_step(series.index)
     run = forecaster(model)
     folds = []
@@ -221,31 +222,39 @@ def backtest_file(task: tuple) -> list[Fold]:
         if not len(test):
             continue
         started = time.perf_counter()
-        frame, fitted = run(train, test.index, interval)
-        seconds = time.perf_counter() - started
-        truth = test.to_numpy()
-        err = np.abs(truth - frame["yhat"].to_numpy())
-        naive_err = np.abs(truth - _seasonal_naive(series, test.index, day, step))
-        yhat, lo, hi = (frame[c].to_numpy() for c in ("yhat", "yhat_lower", "yhat_upper"))
-        inside = (truth >= lo) & (truth <= hi)
-        scaled = tuple(int(np.sum((truth >= yhat + k * (lo - yhat)) & (truth <= yhat + k * (hi - yhat))))
-                       for k in BAND_SCALES)
-        keep = normal.reindex(test.index).to_numpy()
-
-        def stats(mask):
-            ok = mask & np.isfinite(naive_err)
-            return (float(np.mean(err[mask])) if mask.any() else float("nan"),
-                    float(np.mean(naive_err[ok])) if ok.any() else float("nan"),
-                    int(inside[mask].sum()), int(mask.sum()))
-
-        mae, naive_mae, covered, points = stats(np.ones(len(test), dtype=bool))
-        mae_n, naive_n, covered_n, points_n = stats(keep)
-        folds.append(Fold(
-            file=path, origin=origin.isoformat(), model=model, fitted=fitted, mae=mae, naive_mae=naive_mae,
-            scale=_naive_scale(train, day, step, everything), covered=covered, points=points,
-            mae_normal=mae_n, naive_mae_normal=naive_n, scale_normal=_naive_scale(train, day, step, normal),
-            covered_normal=covered_n, points_normal=points_n, seconds=seconds, covered_scaled=scaled))
+        frames = run(train, test.index, interval)
+        seconds = (time.perf_counter() - started) / len(frames)
+        for row, (frame, fitted) in frames.items():
+            folds.append(_score(row, fitted, frame, path, origin, series, train, test, normal, everything,
+                                seconds, step))
     return folds
+
+
+def _score(model, fitted, frame, path, origin, series, train, test, normal, everything, seconds, step) -> Fold:
+    """One fold's metrics for one row of the table."""
+    day = pd.Timedelta(days=1)
+    truth = test.to_numpy()
+    err = np.abs(truth - frame["yhat"].to_numpy())
+    naive_err = np.abs(truth - _seasonal_naive(series, test.index, day, step))
+    yhat, lo, hi = (frame[c].to_numpy() for c in ("yhat", "yhat_lower", "yhat_upper"))
+    inside = (truth >= lo) & (truth <= hi)
+    scaled = tuple(int(np.sum((truth >= yhat + k * (lo - yhat)) & (truth <= yhat + k * (hi - yhat))))
+                   for k in BAND_SCALES)
+    keep = normal.reindex(test.index).to_numpy()
+
+    def stats(mask):
+        ok = mask & np.isfinite(naive_err)
+        return (float(np.mean(err[mask])) if mask.any() else float("nan"),
+                float(np.mean(naive_err[ok])) if ok.any() else float("nan"),
+                int(inside[mask].sum()), int(mask.sum()))
+
+    mae, naive_mae, covered, points = stats(np.ones(len(test), dtype=bool))
+    mae_n, naive_n, covered_n, points_n = stats(keep)
+    return Fold(
+        file=path, origin=origin.isoformat(), model=model, fitted=fitted, mae=mae, naive_mae=naive_mae,
+        scale=_naive_scale(train, day, step, everything), covered=covered, points=points,
+        mae_normal=mae_n, naive_mae_normal=naive_n, scale_normal=_naive_scale(train, day, step, normal),
+        covered_normal=covered_n, points_normal=points_n, seconds=seconds, covered_scaled=scaled)
 
 
 # ---- aggregates ----------------------------------------------------------------------------------------
@@ -327,7 +336,8 @@ def run_backtest(nab_dir, models: list[str] | None = None, *, windows=None, hori
     if "seasonal_naive" not in models:
         models.append("seasonal_naive")  # every ratio is against it, on the same folds
     files = [f for f in load_corpus(nab_dir, windows) if f.path.startswith(BACKTEST_FOLDER + "/")]
-    tasks = [(m, f.path, f.values, tuple(f.windows), horizon, origins, interval) for m in models for f in files]
+    groups = list(dict.fromkeys(GROUPS.get(m, m) for m in models))
+    tasks = [(g, f.path, f.values, tuple(f.windows), horizon, origins, interval) for g in groups for f in files]
     own = executor is None
     import os
 
@@ -343,8 +353,10 @@ def run_backtest(nab_dir, models: list[str] | None = None, *, windows=None, hori
         raise InputError(f"{len(failed)} of {len(tasks)} backtests failed; first ({tasks[first.index][0]} on "
                          f"{tasks[first.index][1]}): {first.error}")
     folds: dict[str, list[Fold]] = {m: [] for m in models}
-    for task, result in zip(tasks, results):
-        folds[task[0]].extend(result.value)
+    for result in results:
+        for fold in result.value:
+            if fold.model in folds:
+                folds[fold.model].append(fold)
     return report(folds)
 
 
