@@ -45,7 +45,7 @@ AUTO_GRID: dict[str, dict] = {
     "auto[outlier_z=off]": {"outlier_z": None},
     "auto[shift=off]": {"shift_points": None},
     "auto[shift_points=12]": {"shift_points": 12},
-    "auto[shift_z=4]": {"shift_z": 4.0},
+    "auto[shift_z=6]": {"shift_z": 6.0},
 }
 #: band widths (relative to the model's own) at which coverage is also counted, for the grouped-CV
 #: choice of auto's ``band_scale``
