@@ -53,8 +53,19 @@ def bench_auto(series: pd.Series, repeat: int) -> list[list]:
                 y=series.to_numpy(), h=1440, level=[95])
 
     base, _ = timed(mstl, 1)
+    # CPU seconds of this process too: on a shared machine wall time also counts other work's turns
+    import time
+
+    cpu = []
+    for _ in range(repeat):
+        started = time.process_time()
+        get_model("auto").fit(series).predict("1d", interval=0.95)
+        cpu.append(time.process_time() - started)
+    cpu_s = sorted(cpu)[len(cpu) // 2]
     return [["auto fit+1d forecast+band", f"{both:.2f}", "statsforecast MSTL(1440)+AutoETS, 95% interval",
              f"{base:.2f}", f"{both / base:.2f}x", BUDGETS["auto"], "ok" if both <= BUDGETS["auto"] else "OVER"],
+            ["  same, CPU s of this process", f"{cpu_s:.2f}", "-", "-", "-", BUDGETS["auto"],
+             "ok" if cpu_s <= BUDGETS["auto"] else "OVER"],
             ["  of which fit", f"{ours:.2f}", f"winners {'+'.join(model.winners_)}", "-", "-", "-", "-"]]
 
 
