@@ -121,7 +121,10 @@ class AutoForecaster(Forecaster):
         hc = max(1, min(h, nc // 3))
         spacing = max(1, hc // 2)
         origins = [nc - hc - k * spacing for k in range(int(self.n_origins))]
-        origins = [o for o in origins if o >= max(4, nc // 3)]
+        # seasonal candidates need two days before an origin: keep origins that give them that, when the
+        # history allows (otherwise they would lose by default to the candidates that can always run)
+        min_train = 2 * period if nc - hc >= 2 * period else nc // 3
+        origins = [o for o in origins if o >= max(4, min_train)]
         if not origins:
             raise InsufficientHistory(f"auto needs more history for rolling origins ({len(raw)} points)")
         paths: dict[str, list] = {name: [] for name in pool}
@@ -175,13 +178,15 @@ class AutoForecaster(Forecaster):
 
     @staticmethod
     def _rank(mae: dict[str, np.ndarray], origins) -> list[str]:
-        """Candidates by mean MAE over ``origins`` (those that ran at all of them first)."""
+        """Candidates by mean MAE over the ``origins`` where they ran (those that ran at fewer than half last)."""
         idx = list(origins)
 
         def key(name):
             values = mae[name][idx]
-            missing = int(np.isnan(values).sum())
-            return (missing, float(np.nanmean(values)) if missing < len(values) else np.inf, name)
+            ran = int(np.isfinite(values).sum())
+            if 2 * ran < len(values) or not ran:
+                return (1, np.inf, name)
+            return (0, float(np.nanmean(values)), name)
 
         return sorted(mae, key=key)
 
