@@ -39,9 +39,9 @@ MODELS = ("auto", "seasonal_naive", "prophet", *BASELINES)
 #: auto's global settings, chosen by leave-one-file-out CV in this benchmark (the first is the default)
 AUTO_GRID: dict[str, dict] = {
     "auto": {},
-    "auto[top_k=1]": {"top_k": 1},
+    "auto[top_k=3]": {"top_k": 3},
     "auto[top_k=5]": {"top_k": 5},
-    "auto[combine=mean]": {"combine": "mean"},
+    "auto[top_k=3,combine=mean]": {"top_k": 3, "combine": "mean"},
     "auto[outlier_z=off]": {"outlier_z": None},
     "auto[shift=off]": {"shift_points": None},
     "auto[shift_points=12]": {"shift_points": 12},

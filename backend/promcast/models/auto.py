@@ -73,9 +73,9 @@ class AutoForecaster(Forecaster):
     fallback: ClassVar[str | None] = "seasonal_naive"
     fast_params: ClassVar[dict[str, Any]] = {"n_origins": 3}
 
-    def __init__(self, horizon: str = "1d", n_origins: int = 10, top_k: int = 3, combine: str = "median",
+    def __init__(self, horizon: str = "1d", n_origins: int = 10, top_k: int = 1, combine: str = "median",
                  pool: tuple | None = None, points_per_day: int = 48, outlier_z: float | None = 5.0,
-                 shift_points: int | None = 6, shift_z: float = 4.0, band_scale: float = 1.2):
+                 shift_points: int | None = 6, shift_z: float = 4.0, band_scale: float = 1.8):
         self.horizon = horizon
         self.n_origins = n_origins
         self.top_k = top_k
