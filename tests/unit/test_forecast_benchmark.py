@@ -79,7 +79,7 @@ def test_band_cv_picks_the_width_closest_to_95_percent_on_other_files():
 
 def test_report_is_json_with_a_table_row_per_model_and_every_fold():
     folds = {"seasonal_naive": [_fold("a", "1", 1.0)], "auto": [_fold("a", "1", 0.7)],
-             "auto[top_k=1]": [_fold("a", "1", 0.8)]}
+             "auto[top_k=3]": [_fold("a", "1", 0.8)]}
     result = report(folds)
     json.dumps(result)
     assert len(result["folds"]) == 3
