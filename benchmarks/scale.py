@@ -1,9 +1,9 @@
 """Batch fitting at fleet scale: a sequential loop of bare library calls vs promcast's executors.
 
-    .venv/bin/python benchmarks/scale.py [--series 2000] [--models mad,prophet] [--days 7]
+    .venv/bin/python benchmarks/scale.py [--series 2000] [--models mad,auto,prophet] [--days 7]
 
 For each model, in one run: (1) a plain sequential loop over the bare library call (``prophet.Prophet``
-fit for prophet; promcast's own model class for the baselines, which are promcast's library); (2) the
+fit for prophet; promcast's own model class for the baselines and ``auto``, which are promcast's library); (2) the
 local executor (process pool, one per core) and (3) Dask LocalCluster with 2 workers, both running
 promcast's task path (fallback chain, serialisation to bytes, Result wrapping); (4) that task path
 in-process against (1), for promcast's per-series overhead; (5) the ideal split: the bare loop of (1)
@@ -125,7 +125,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=2000)
-    parser.add_argument("--models", default="mad,prophet")
+    parser.add_argument("--models", default="mad,auto")
     parser.add_argument("--days", type=int, default=7, help="history per series at 5m steps (default: 7)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating rounds of sequential, local, dask; medians are reported (default: 3)")

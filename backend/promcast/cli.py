@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("forecast", "forecast a series with a band", _cmd_forecast)
     _add_source(p, with_input=True)
     p.add_argument("--horizon", required=True, metavar="DUR", help="how far ahead to forecast, e.g. 1d")
-    p.add_argument("--model", default="prophet", help="model name (default: prophet)")
+    p.add_argument("--model", default="auto", help="model name (default: auto, per-series selection; "
+                                                   "prophet, holt_winters, ... stay selectable)")
     p.add_argument("--interval", default="0.95", help="band's coverage probability (default: 0.95)")
     p.add_argument("--output", metavar="OUT.csv", help="CSV timestamp,yhat,yhat_lower,yhat_upper (default: stdout)")
     p.add_argument("--plot", metavar="OUT.png", help="draw history, forecast and band into a PNG")
@@ -179,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(threshold chosen on the other folds; K defaults to 4)")
     p.add_argument("--no-backtest", action="store_true", help="skip the forecast backtest")
     p.add_argument("--output", metavar="OUT.json", help="also write the full report as JSON")
+    p.add_argument("--backtest", action="store_true",
+                   help="only the forecast benchmark: every forecaster (or --model) on the same rolling origins "
+                        "over each real series' second half, with auto's settings chosen by grouped CV")
+    p.add_argument("--origins", type=int, default=6, help="rolling origins per file for --backtest (default: 6)")
     return parser
 
 
@@ -367,6 +372,8 @@ def _cmd_evaluate(args) -> int:
     from .models.registry import get_model_class, model_names
 
     settings = _settings(args)
+    if args.backtest:
+        return _evaluate_forecasts(args, settings)
     models = args.model or model_names()
     for name in models:
         get_model_class(name)
@@ -393,6 +400,30 @@ def _cmd_evaluate(args) -> int:
         from .atomic import atomic_write_text
 
         atomic_write_text(args.output, json.dumps(report_json(results), indent=2, default=float) + "\n")
+    return 0
+
+
+def _evaluate_forecasts(args, settings) -> int:
+    """``evaluate --backtest``: the forecast table of issue 14 (see :mod:`.evaluation.forecasts`)."""
+    import json
+
+    from .evaluation.forecasts import format_table, known_models, run_backtest
+    from .executors import make_executor
+
+    known = known_models()
+    for name in args.model or []:
+        if name not in known:
+            raise InputError(f"unknown forecaster {name!r} for --backtest; known: {', '.join(known)}")
+    if args.origins < 5:
+        raise InputError(f"bad --origins {args.origins}: the backtest needs at least 5 per file")
+    kind = args.executor or settings.executor.kind
+    with make_executor(kind, args.scheduler or settings.executor.scheduler, workers=args.workers) as executor:
+        result = run_backtest(args.nab, args.model, windows=args.windows, origins=args.origins, executor=executor)
+    print(format_table(result))
+    if args.output:
+        from .atomic import atomic_write_text
+
+        atomic_write_text(args.output, json.dumps(result, indent=2, default=float) + "\n")
     return 0
 
 

@@ -73,7 +73,7 @@ class CacheSettings:
 
 @dataclass(frozen=True)
 class ModelSettings:
-    default: str = "prophet"
+    default: str = "auto"
     ensemble_weights: dict = field(default_factory=lambda: {"prophet": 0.3, "lstm": 0.4, "iforest": 0.3})
 
 

@@ -25,6 +25,7 @@ MODULES: dict[str, str] = {
     "lstm": "promcast.models.lstm",
     "iforest": "promcast.models.iforest",
     "ensemble": "promcast.models.ensemble",
+    "auto": "promcast.models.auto",
     "seasonal_naive": "promcast.models.seasonal_naive",
     "mad": "promcast.models.mad",
     "holt_winters": "promcast.models.holt_winters",
@@ -33,7 +34,7 @@ MODULES: dict[str, str] = {
     "cad_ose": "promcast.models.cad_ose",
 }
 #: the forecaster used when none is named (CLI ``forecast``)
-DEFAULT_FORECASTER = "prophet"
+DEFAULT_FORECASTER = "auto"
 #: the detector used when none is named (CLI ``detect``)
 DEFAULT_DETECTOR = "ensemble"
 

@@ -299,7 +299,7 @@ def _anomaly(data: Mapping, ctx: _Ctx) -> dict:
         raise ctx.error(f"field 'severity': {severity!r} is not one of {', '.join(SEVERITIES)}")
     return {
         "mode": mode,
-        "model": _model(data.get("model", "prophet"), ctx),
+        "model": _model(data.get("model", _default_forecaster()), ctx),
         "sensitivity": _number(data.get("sensitivity", 3), ctx, "sensitivity", low=0, high=20, low_open=True),
         "severity": severity,
     }
@@ -316,6 +316,12 @@ def _capacity(data: Mapping, ctx: _Ctx) -> dict:
         "unit_cost": _number(data["unit_cost"], ctx, "unit_cost", low=0) if "unit_cost" in data else None,
         "cost_period": _duration(data.get("cost_period", "30d"), ctx, "cost_period"),
     }
+
+
+def _default_forecaster() -> str:
+    from ..models.registry import DEFAULT_FORECASTER
+
+    return DEFAULT_FORECASTER
 
 
 def _model(value: Any, ctx: _Ctx) -> str:

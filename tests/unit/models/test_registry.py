@@ -17,13 +17,21 @@ from .conftest import daily_series
 
 
 def test_the_documented_names():
-    assert model_names() == ["prophet", "lstm", "iforest", "ensemble", "seasonal_naive", "mad", "holt_winters", "knn",
-                             "artime", "cad_ose"]
+    assert model_names() == ["prophet", "lstm", "iforest", "ensemble", "auto", "seasonal_naive", "mad", "holt_winters",
+                             "knn", "artime", "cad_ose"]
+
+
+def test_auto_is_the_default_forecaster():
+    from promcast.config import ModelSettings
+    from promcast.models import DEFAULT_FORECASTER, get_model_class
+
+    assert DEFAULT_FORECASTER == "auto" == ModelSettings().default
+    assert get_model_class(DEFAULT_FORECASTER).is_forecaster
 
 
 def test_importing_the_package_loads_neither_tensorflow_nor_prophet():
     code = ("import sys, promcast.models as m; m.get_model('mad');"
-            "print(sorted(k for k in ('tensorflow', 'prophet', 'keras') if k in sys.modules))")
+            "print(sorted(k for k in ('tensorflow', 'prophet', 'keras', 'statsforecast') if k in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
