@@ -206,7 +206,7 @@ def _wave(params: MemoryParams, fit: SeriesFit, target, t_check: pd.Timedelta, i
     if rate <= params.bound * 1.2:
         raise NotInvertible("a leak fast enough to beat the healthy bound would pass the limit before the check")
     start = limit - swing - rate * (left + hours)
-    drift = rate * interval / HOUR
+    drift = rate * (interval / HOUR)  # hours first: bytes/h x a Timedelta overflows int64 ns on pandas 2
     return Wave.sawtooth(start, start + swing, period, n, drift=drift)
 
 
