@@ -123,7 +123,7 @@ def _naive_scale(train: pd.Series, season: pd.Timedelta, step: pd.Timedelta, nor
     """In-sample MAE of the seasonal naive forecast over ``normal`` rows (both ends): MASE's denominator."""
     lagged = train.reindex(train.index - season, method="nearest", tolerance=step / 2).to_numpy(dtype=float)
     err = np.abs(train.to_numpy() - lagged)
-    keep = normal.reindex(train.index).to_numpy() & normal.reindex(train.index - season, method="nearest",
-                                                                    tolerance=step / 2).fillna(False).to_numpy(dtype=bool)
+    lagged_normal = normal.astype(float).reindex(train.index - season, method="nearest", tolerance=step / 2)
+    keep = normal.reindex(train.index).to_numpy() & (lagged_normal.to_numpy() == 1.0)  # NaN (no row) is False
     err = err[np.isfinite(err) & keep]
     return float(np.mean(err)) if len(err) else float("nan")
