@@ -181,59 +181,41 @@ def _linear_resolution(window: pd.Timedelta) -> pd.Timedelta | None:
     return pd.Timedelta("1h")
 
 
-def _deriv_term(shape: tuple[str, pd.Timedelta]):
-    """Change of free space per second over the learned window."""
+def _deriv_term(shape: tuple[str, pd.Timedelta], daily: str = "avg_over_time"):
+    """Change of free space per second over the learned window; in daily mode, of the day's ``daily``
+    aggregate (the mean, or ``min_over_time``: the daily low of free space, the usage's daily peak)."""
     mode, window = shape
 
     def build(src: Source) -> str:
         if mode == "daily":
             offset = window - DAY
             now, then = src.range(DAY), src.range(DAY, offset=offset)
-            return f"(avg_over_time({now}) - avg_over_time({then})) / {seconds(offset)}"
+            return f"({daily}({now}) - {daily}({then})) / {seconds(offset)}"
         return f"deriv({src.range(window, resolution=_linear_resolution(window))})"
     return build
 
 
-def _trend_term(shape: tuple[str, pd.Timedelta]):
-    """Free space now on the trend (the daily mean's trend in daily mode)."""
+def _trend_term(shape: tuple[str, pd.Timedelta], daily: str = "avg_over_time"):
+    """Free space now on the trend (in daily mode, the day's ``daily`` aggregate on its own trend)."""
     mode, window = shape
 
     def build(src: Source) -> str:
         if mode == "daily":
             offset = window - DAY
             now, then = src.range(DAY), src.range(DAY, offset=offset)
-            # the day mean sits half a day back: extrapolate it to now along the day-mean slope
+            # the day's aggregate sits half a day back: extrapolate it to now along its slope
             periods = num(offset / (DAY / 2), sig=12)
-            return f"avg_over_time({now}) + (avg_over_time({now}) - avg_over_time({then})) / {periods}"
+            return f"{daily}({now}) + ({daily}({now}) - {daily}({then})) / {periods}"
         return f"predict_linear({src.range(window, resolution=_linear_resolution(window))}, 0)"
     return build
 
 
 def _envelope_deriv_term(shape: tuple[str, pd.Timedelta]):
-    """Change per second of the daily low of free space (the usage's daily peak), daily mode only."""
-    mode, window = shape
-
-    def build(src: Source) -> str:
-        if mode != "daily":
-            return _deriv_term(shape)(src)
-        offset = window - DAY
-        now, then = src.range(DAY), src.range(DAY, offset=offset)
-        return f"(min_over_time({now}) - min_over_time({then})) / {seconds(offset)}"
-    return build
+    return _deriv_term(shape, "min_over_time")
 
 
 def _envelope_trend_term(shape: tuple[str, pd.Timedelta]):
-    """The daily low of free space now, on its own trend (free space on the trend in linear mode)."""
-    mode, window = shape
-
-    def build(src: Source) -> str:
-        if mode != "daily":
-            return _trend_term(shape)(src)
-        offset = window - DAY
-        now, then = src.range(DAY), src.range(DAY, offset=offset)
-        periods = num(offset / (DAY / 2), sig=12)
-        return f"min_over_time({now}) + (min_over_time({now}) - min_over_time({then})) / {periods}"
-    return build
+    return _trend_term(shape, "min_over_time")
 
 
 def build(plan: Plan, group_name: str) -> RuleGroup:
