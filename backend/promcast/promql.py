@@ -44,6 +44,12 @@ def skip_string(text: str, i: int) -> int:
     return n
 
 
+def skip_comment(text: str, i: int) -> int:
+    """The index just past the ``#`` comment that starts at ``text[i]`` (its newline included)."""
+    end = text.find("\n", i)
+    return len(text) if end < 0 else end + 1
+
+
 def parse(expr: str):
     """promql-parser's AST of ``expr`` read as Prometheus reads it (raw strings included).
 

@@ -12,7 +12,7 @@ parser or the AST walk hurt.
 from __future__ import annotations
 
 from .errors import BadQueryError
-from .promql import skip_string as _skip_string
+from .promql import skip_comment, skip_string as _skip_string
 
 #: longest expression accepted (characters); a long regex alternation of instance names fits easily
 MAX_PROMQL_LENGTH = 32_768
@@ -59,8 +59,7 @@ def measure(text: str) -> tuple[int, int]:
             i = _skip_string(text, i)
             continue
         if c == "#":
-            end = text.find("\n", i)
-            i = n if end < 0 else end + 1
+            i = skip_comment(text, i)
             continue
         if c in _OPENING:
             depth += 1

@@ -19,6 +19,7 @@ import promql_parser
 
 from ..errors import BadQueryError, InputError
 from ..promql import parse as parse_promql
+from ..promql import skip_comment as _skip_comment
 from ..promql import skip_string as _skip_string
 from ..promql_bounds import check_promql
 
@@ -165,11 +166,6 @@ def _skip_blank(text: str, i: int) -> int:
         else:
             break
     return i
-
-
-def _skip_comment(text: str, i: int) -> int:
-    end = text.find("\n", i)
-    return len(text) if end < 0 else end + 1
 
 
 def _skip_group(text: str, i: int, opening: str, closing: str) -> int:
