@@ -327,10 +327,8 @@ def band_cv(folds: list[Fold], target: float = 0.95) -> tuple[float, dict[str, f
 def run_backtest(nab_dir, models: list[str] | None = None, *, windows=None, horizon: str = "1d", origins: int = 6,
                  interval: float = 0.95, workers: int | None = None, executor=None) -> dict:
     """Backtest ``models`` (default: ``MODELS`` plus ``AUTO_GRID``) on the corpus' real series."""
-    from ..errors import InputError
-    from ..executors import failures, make_executor
     from .corpus import load_corpus
-    from .runner import BACKTEST_FOLDER
+    from .runner import BACKTEST_FOLDER, run_tasks
 
     models = list(models or dict.fromkeys([*AUTO_GRID, *MODELS]))
     if "seasonal_naive" not in models:
@@ -338,23 +336,11 @@ def run_backtest(nab_dir, models: list[str] | None = None, *, windows=None, hori
     files = [f for f in load_corpus(nab_dir, windows) if f.path.startswith(BACKTEST_FOLDER + "/")]
     groups = list(dict.fromkeys(GROUPS.get(m, m) for m in models))
     tasks = [(g, f.path, f.values, tuple(f.windows), horizon, origins, interval) for g in groups for f in files]
-    own = executor is None
-    import os
-
-    executor = executor or make_executor("local", workers=workers or min(len(tasks), os.cpu_count() or 1))
-    try:
-        results = executor.map(backtest_file, tasks)
-    finally:
-        if own:
-            executor.close()
-    failed = failures(results)
-    if failed:
-        first = failed[0]
-        raise InputError(f"{len(failed)} of {len(tasks)} backtests failed; first ({tasks[first.index][0]} on "
-                         f"{tasks[first.index][1]}): {first.error}")
+    results = run_tasks(backtest_file, tasks, executor, workers, noun="backtests",
+                        name=lambda task: f"{task[0]} on {task[1]}")
     folds: dict[str, list[Fold]] = {m: [] for m in models}
     for result in results:
-        for fold in result.value:
+        for fold in result:
             if fold.model in folds:
                 folds[fold.model].append(fold)
     return report(folds)

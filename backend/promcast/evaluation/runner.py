@@ -87,8 +87,10 @@ def _backtest_file(task: tuple[str, str, pd.Series, tuple]) -> BacktestResult:
     return backtest(path, values, model, exclude=exclude)
 
 
-def _run(fn, tasks: list, executor, workers: int | None) -> list:
-    """Run ``fn`` over ``tasks`` on ``executor`` (default: a local pool); failures raise at the end."""
+def run_tasks(fn, tasks: list, executor, workers: int | None, *, noun: str = "files",
+              name=lambda task: task[1]) -> list:
+    """Run ``fn`` over ``tasks`` on ``executor`` (default: a local pool); failures raise at the end, naming
+    the first failed task by ``name(task)``."""
     from ..errors import InputError
     from ..executors import failures, make_executor
 
@@ -102,7 +104,8 @@ def _run(fn, tasks: list, executor, workers: int | None) -> list:
     failed = failures(results)
     if failed:
         first = failed[0]
-        raise InputError(f"{len(failed)} of {len(tasks)} files failed; first ({tasks[first.index][1]}): {first.error}")
+        raise InputError(f"{len(failed)} of {len(tasks)} {noun} failed; first ({name(tasks[first.index])}): "
+                         f"{first.error}")
     return [r.value for r in results]
 
 
@@ -111,7 +114,7 @@ def detect_corpus(model: str, files: list[NabFile], *, refit_every: str = "1d", 
     """Walk-forward scores for every file; returns (scores by path, wall seconds)."""
     tasks = [(model, f.path, f.values, refit_every, params) for f in files]
     started = time.perf_counter()
-    detections = {path: scores for path, scores, _ in _run(_score_file, tasks, executor, workers)}
+    detections = {path: scores for path, scores, _ in run_tasks(_score_file, tasks, executor, workers)}
     return detections, time.perf_counter() - started
 
 
@@ -121,7 +124,7 @@ def backtest_corpus(model: str, files: list[NabFile], *, workers: int | None = N
     outside the labelled anomaly windows)."""
     real = [f for f in files if f.path.startswith(BACKTEST_FOLDER + "/")]
     tasks = [(model, f.path, f.values, tuple(f.windows) if exclude_windows else ()) for f in real]
-    return _run(_backtest_file, tasks, executor, workers)
+    return run_tasks(_backtest_file, tasks, executor, workers)
 
 
 def evaluate(nab_dir, models: list[str], *, windows=None, refit_every: str = "1d", workers: int | None = None,
