@@ -197,6 +197,18 @@ def _settings(args, **overrides):
     return load_settings(getattr(args, "config", None), overrides=overrides)
 
 
+def _history_end(args, source):
+    """``--end``: ``now`` is where the source's data ends (a pinned demo's fixed now), else the time given."""
+    import pandas as pd
+
+    from .durations import parse_time
+    from .sources.base import source_now
+
+    if str(args.end).strip().lower() == "now":
+        return source_now(source)
+    return pd.Timestamp(parse_time(args.end, what="--end"))
+
+
 def _source_from_args(args, settings):
     """The source an --expr is fetched from: --source demo, --prometheus-url or the configured URL."""
     from .sources.factory import make_source
@@ -211,7 +223,7 @@ def _source_from_args(args, settings):
 
 def load_histories(args, settings):
     """History for commands that take ``--input`` or an ``--expr`` on a source."""
-    from .durations import parse_duration, parse_time
+    from .durations import parse_duration
 
     if getattr(args, "input", None):
         if args.expr or args.prometheus_url or args.source:
@@ -229,10 +241,7 @@ def load_histories(args, settings):
     source = _source_from_args(args, settings)
     import pandas as pd
 
-    from .sources.base import source_now
-
-    end = source_now(source) if str(args.end).strip().lower() == "now" else parse_time(args.end, what="--end")
-
+    end = _history_end(args, source)
     return source.query_range(args.expr, end - pd.Timedelta(history), end, pd.Timedelta(step))
 
 
@@ -550,8 +559,7 @@ def _cmd_rightsize(args) -> int:
     import pandas as pd
 
     from . import rightsize as rs
-    from .durations import parse_duration, parse_time
-    from .sources.base import source_now
+    from .durations import parse_duration
 
     settings = _settings(args, **{"prometheus.url": args.prometheus_url})
     if args.prometheus_url and args.source:
@@ -569,7 +577,7 @@ def _cmd_rightsize(args) -> int:
         memory, memory_symbol = _cost(args.memory_cost, "--memory-cost")
         prices = rs.Prices(cpu, memory, args.currency or cpu_symbol or memory_symbol or "$")
     source = _source_from_args(args, settings)
-    end = source_now(source) if str(args.end).strip().lower() == "now" else parse_time(args.end, what="--end")
+    end = _history_end(args, source)
     found = rs.fetch_containers(source, args.namespace, end - history, end, step)
     rows = rs.rightsize(found, horizon, prices)
     if args.format == "table":
@@ -601,7 +609,7 @@ def _cmd_fit(args) -> int:
     import pandas as pd
 
     from .batchfit import SourceSpec, plan, run_fits
-    from .durations import parse_duration, parse_time
+    from .durations import parse_duration
     from .executors import make_executor
     from .store import ModelStore
 
@@ -619,10 +627,7 @@ def _cmd_fit(args) -> int:
     spec = SourceSpec.from_settings(settings, args.source)
     store = ModelStore(args.store or settings.store.dir or "promcast-store")
     source = spec.open()
-    from .sources.base import source_now
-
-    end = source_now(source) if str(args.end).strip().lower() == "now" else pd.Timestamp(parse_time(args.end,
-                                                                                                   what="--end"))
+    end = _history_end(args, source)
     try:
         tasks = plan(spec, source, args.expr, args.model, {}, end - history, end, step)
     finally:
