@@ -5,6 +5,12 @@ to fix. The CLI prints it without a traceback, the service maps ``http_status`` 
 """
 
 
+def error_body(code: str, message: str) -> dict:
+    """The JSON body of every HTTP error promcast answers: ``message`` for Grafana's ``toDataQueryError`` and
+    the structured ``error`` the plugin's "Save & test" reads."""
+    return {"message": message, "error": {"code": code, "message": message}}
+
+
 class PromcastError(Exception):
     """A problem the user can fix; ``str(err)`` is one clear line."""
 

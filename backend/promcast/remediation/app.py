@@ -8,7 +8,7 @@ from flask import Flask, Response, jsonify, request
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from werkzeug.exceptions import HTTPException
 
-from ..errors import PromcastError
+from ..errors import PromcastError, error_body
 from .audit import Decision
 from .policy import parse_webhook
 from .remediator import Remediator
@@ -17,7 +17,7 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def _error(code: str, message: str, status: int) -> Response:
-    response = jsonify({"message": message, "error": {"code": code, "message": message}})
+    response = jsonify(error_body(code, message))
     response.status_code = status
     return response
 

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
 from ..config import Settings, load_settings
-from ..errors import PromcastError
+from ..errors import PromcastError, error_body
 from ..sources.base import Source
 from .auth import is_authorized
 from .cache import ModelCache
@@ -33,7 +33,7 @@ MAX_BODY_BYTES = 4 * 2**20
 
 def error_response(code: str, message: str, status: int) -> Response:
     """The one error body: a top-level ``message`` string and the structured ``error``."""
-    response = jsonify({"message": message, "error": {"code": code, "message": message}})
+    response = jsonify(error_body(code, message))
     response.status_code = status
     return response
 
