@@ -64,9 +64,7 @@ def create_app(settings: Settings | None = None, source: Source | None = None) -
 
     settings = settings or load_settings()
     app = Flask("promcast")
-    app.wsgi_app = _CanonicalPath(app.wsgi_app)
-    app.url_map.strict_slashes = False
-    app.url_map.merge_slashes = False
+    app.wsgi_app = _CanonicalPath(app.wsgi_app)  # routing only ever sees canonical paths
     app.config["JSON_SORT_KEYS"] = False
     app.extensions["promcast.settings"] = settings
     app.extensions["promcast.source"] = source or make_source(settings)
