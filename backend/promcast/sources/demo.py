@@ -43,6 +43,7 @@ import pandas as pd
 from ..durations import parse_duration, parse_time
 from ..errors import InputError
 from .base import History, Source, format_labels
+from .demo_eval import Evaluator, is_plain_selector, parse_query
 from .selector import Selector, parse_selector
 
 MINUTE_NS = 60 * 1_000_000_000
@@ -456,8 +457,11 @@ class DemoSource(Source):
 
     def query_range(self, expr: str, start: pd.Timestamp, end: pd.Timestamp,
                     step: pd.Timedelta) -> list[History]:
-        selector = parse_selector(expr)
+        node = parse_query(expr)
         grid = self._grid(_utc(pd.Timestamp(start)), _utc(pd.Timestamp(end)), pd.Timedelta(step))
+        if not is_plain_selector(node):
+            return self._evaluate(expr, node, grid)
+        selector = parse_selector(expr)
         chosen = [(labels, gen, seed) for labels, gen, seed in self._series
                   if selector.matches(labels)]
         if not chosen or grid.size == 0:
@@ -481,6 +485,26 @@ class DemoSource(Source):
         return [dict(labels) for labels in self._matching(match)]
 
     # ---- helpers ----
+
+    def _evaluate(self, expr: str, node, grid: np.ndarray) -> list[History]:
+        """An expression beyond a plain selector, through :mod:`.demo_eval` (rate, sum by, ratios, ...)."""
+        found = Evaluator(expr, grid, self._sample).vector(node)
+        index = pd.DatetimeIndex(pd.to_datetime(grid, unit="ns", utc=True), name="timestamp")
+        out = []
+        for labels, values in found:
+            series = pd.Series(np.asarray(values, dtype=np.float64), index=index).dropna()
+            if not series.empty:
+                out.append(History(dict(labels), series))
+        return sorted(out, key=lambda h: h.legend)
+
+    def _sample(self, selector: Selector, minutes: np.ndarray) -> list[tuple[dict, np.ndarray]]:
+        """The samples of every series ``selector`` matches at ``minutes`` (since the epoch); NaN outside
+        the data (before ``now - history`` or after ``now``)."""
+        clock = _Clock(minutes, self.anchor.value / 1e9)
+        t_ns = minutes * MINUTE_NS
+        outside = (t_ns < (self.now - self.history).value) | (t_ns > self.now.value)
+        return [(dict(labels), np.where(outside, np.nan, gen(clock, seed).astype(np.float64)))
+                for labels, gen, seed in self._series if selector.matches(labels)]
 
     def _matching(self, match: str | None) -> list[Mapping[str, str]]:
         selector: Selector | None = None if match is None else parse_selector(match)
