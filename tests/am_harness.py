@@ -71,3 +71,18 @@ class Remediate(prom_harness.LoopbackServer):
     def _command(self) -> list[str]:
         return [sys.executable, "-m", "promcast", "remediate", "--config", str(self.config_path),
                 "--host", "127.0.0.1", "--port", str(self.port)]
+
+
+class AlertingPrometheus(prom_harness.PrometheusServer):
+    """A :class:`~prom_harness.PrometheusServer` that also sends its alerts to an Alertmanager at ``alertmanager``
+    (``host:port``), as ``alerting.alertmanagers`` in a real prometheus.yml does."""
+
+    def __init__(self, tsdb_dir, alertmanager: str, **server_args) -> None:
+        super().__init__(tsdb_dir, **server_args)
+        self.alertmanager = alertmanager
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        config = self._workdir / "prometheus.yml"
+        config.write_text(config.read_text() + "alerting:\n  alertmanagers:\n    - static_configs:\n"
+                                               f"        - targets: ['{self.alertmanager}']\n")
