@@ -29,6 +29,17 @@ What there is to find (used by the anomaly, disk, memory and capacity features a
   ``reporting`` use a fraction of what they request, ``checkout`` grows 30 % a month towards its CPU
   limit, ``cart-redis`` leaks since 9 days before the anchor and reaches its 1 GiB limit about a day
   and a half after it, ``search`` is throttled at its busy-hour peaks, ``node-exporter`` fits.
+- For ``promcast init`` and its presets: the kubelet's ``kubelet_volume_stats_available_bytes`` /
+  ``_capacity_bytes`` per PVC (``shop/data-cart-redis-0`` fills up about 4 days after the anchor),
+  kube-state-metrics' ``kube_pod_container_status_restarts_total`` (``search`` restarts every 53 hours),
+  Grafana Beyla's ``http_server_request_duration_seconds`` histograms (``_bucket`` with Beyla's ``le``
+  bounds, ``_count``, ``_sum``) for three services with 200 and 500 responses, the Go runtime of ``checkout``
+  (``go_memstats_heap_inuse_bytes`` under ``go_gc_gomemlimit_bytes``) and the JVM heap pools of ``search``
+  (``jvm_memory_used_bytes`` / ``_max_bytes``; the old generation of the first pod leaks), and
+  ``node_filesystem_readonly``.
+
+Plain selectors are answered directly; anything more (``rate``, ``sum by``, ratios, ``histogram_quantile``)
+goes through the small evaluator in :mod:`.demo_eval`.
 """
 
 from __future__ import annotations
@@ -577,7 +588,7 @@ def _catalogue() -> list[tuple[dict[str, str], Generator]]:
 
 
 class DemoSource(Source):
-    """Synthetic, deterministic, always-live history; answers plain PromQL selectors only.
+    """Synthetic, deterministic, always-live history; answers selectors and the PromQL subset of :mod:`.demo_eval`.
 
     ``now`` fixes the end of the data (tests, reproducible demos); without it the data follows the
     wall clock, keeping the anchor chosen at construction. ``history`` is how far back data exists.
