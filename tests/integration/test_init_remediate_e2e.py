@@ -104,13 +104,7 @@ def stack(rules, tmp_path_factory):
         {**controller, "kind": "Deployment", "name": "checkout", "uid": "d-1"}]})
     kube.fake.add("Pod", LEAKING_POD, "prod", metadata={"ownerReferences": [
         {**controller, "kind": "ReplicaSet", "name": REPLICASET, "uid": "rs-1"}]})
-    config = {"dry_run": False, "kubeconfig": kube.fake.kubeconfig(root / "kubeconfig"), "token": TOKEN,
-              "allow": {"namespaces": ["prod"]},
-              "actions": {"disk_exhaustion": {"expand_by": "25%", "max_size": "1Ti"}, "memory_leak": {"restart": True}},
-              "cooldown": "1h", "rate_limit": "10/h", "audit_log": str(root / "audit.jsonl")}
-    (root / "remediation.yaml").write_text(yaml.safe_dump(config))
-    remediate = am_harness.Remediate(root / "remediation.yaml").start()
-    alertmanager = am_harness.Alertmanager(f"{remediate.url}/alertmanager", TOKEN).start()
+    remediate, alertmanager, audit = am_harness.start_remediation(kube.fake, root, TOKEN)
     workdir = root / "prometheus"
     workdir.mkdir()
     source = prom_harness.write_openmetrics(workdir / "history.om", history(int(time.time()) // 60 * 60))
@@ -119,7 +113,7 @@ def stack(rules, tmp_path_factory):
     prometheus = am_harness.AlertingPrometheus(tsdb, alertmanager.url.split("//", 1)[1], rule_files=rule_files,
                                                evaluation_interval="2s").start()
     try:
-        yield kube.fake, root / "audit.jsonl", (prometheus, alertmanager, remediate)
+        yield kube.fake, audit, (prometheus, alertmanager, remediate)
     finally:
         prometheus.stop()
         alertmanager.stop()

@@ -104,18 +104,27 @@ def node_filesystems(probe: Probe) -> Finding:
     return Finding(preset, found, (target,), notes=tuple(notes))
 
 
-def node_memory(probe: Probe) -> Finding:
-    preset = cat.NODE_MEMORY
-    available = probe.series("node_memory_MemAvailable_bytes")
-    if not available:
-        return Finding(preset, skipped="no node_memory_MemAvailable_bytes series (is node_exporter scraped?)")
-    found = _pair(available, probe.series("node_memory_MemTotal_bytes"))
+def _against_limit(probe: Probe, preset: Preset, usage: str, limit: str, matchers, target: dict, *, absent: str,
+                   unmatched: Callable[[list], str], drop: Iterable[str] = ()) -> Finding:
+    """A usage family measured against a limit family with the same labels (``drop`` aside): found when both
+    are there for at least one series, else skipped with ``absent`` or ``unmatched(usage series)``."""
+    used = probe.series(usage, matchers)
+    if not used:
+        return Finding(preset, skipped=absent)
+    found = _pair(used, probe.series(limit, matchers), drop=drop)
     if not found:
-        return Finding(preset, skipped="node_memory_MemAvailable_bytes has no matching node_memory_MemTotal_bytes")
-    return Finding(preset, found, ({
-        "name": "node_memory", "kind": "memory_leak",
-        "expr": "node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes",
-        "limit_expr": "node_memory_MemTotal_bytes"},))
+        return Finding(preset, skipped=unmatched(used))
+    return Finding(preset, found, (target,))
+
+
+def node_memory(probe: Probe) -> Finding:
+    return _against_limit(
+        probe, cat.NODE_MEMORY, "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes", (),
+        {"name": "node_memory", "kind": "memory_leak",
+         "expr": "node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes",
+         "limit_expr": "node_memory_MemTotal_bytes"},
+        absent="no node_memory_MemAvailable_bytes series (is node_exporter scraped?)",
+        unmatched=lambda _: "node_memory_MemAvailable_bytes has no matching node_memory_MemTotal_bytes")
 
 
 def kubernetes_volumes(probe: Probe) -> Finding:
@@ -218,32 +227,24 @@ def http_red(probe: Probe) -> Finding:
 
 
 def go_heap(probe: Probe) -> Finding:
-    preset = cat.GO_HEAP
-    heap = probe.series("go_memstats_heap_inuse_bytes")
-    if not heap:
-        return Finding(preset, skipped="no go_memstats_heap_inuse_bytes series (no Go process with client_golang)")
-    found = _pair(heap, probe.series("go_gc_gomemlimit_bytes"))
-    if not found:
-        return Finding(preset, skipped=f"{_count(heap)} Go processes but none exports go_gc_gomemlimit_bytes "
-                                       "(GOMEMLIMIT; client_golang 1.17+ on Go 1.21+), the limit to measure against")
-    return Finding(preset, found, ({"name": "go_heap", "kind": "memory_leak", "expr": "go_memstats_heap_inuse_bytes",
-                                    "limit_expr": "go_gc_gomemlimit_bytes"},))
+    return _against_limit(
+        probe, cat.GO_HEAP, "go_memstats_heap_inuse_bytes", "go_gc_gomemlimit_bytes", (),
+        {"name": "go_heap", "kind": "memory_leak", "expr": "go_memstats_heap_inuse_bytes",
+         "limit_expr": "go_gc_gomemlimit_bytes"},
+        absent="no go_memstats_heap_inuse_bytes series (no Go process with client_golang)",
+        unmatched=lambda heap: f"{_count(heap)} Go processes but none exports go_gc_gomemlimit_bytes (GOMEMLIMIT; "
+                               "client_golang 1.17+ on Go 1.21+), the limit to measure against")
 
 
 def jvm_heap(probe: Probe) -> Finding:
-    preset = cat.JVM_HEAP
     heap = (("area", "=", "heap"),)
-    used = probe.series("jvm_memory_used_bytes", heap)
-    if not used:
-        return Finding(preset, skipped='no jvm_memory_used_bytes{area="heap"} series (no JVM with Micrometer or '
-                                       "the Prometheus Java client)")
-    found = _pair(used, probe.series("jvm_memory_max_bytes", heap), drop=("id",))
-    if not found:
-        return Finding(preset, skipped="jvm_memory_used_bytes has no matching jvm_memory_max_bytes")
-    return Finding(preset, found, ({
-        "name": "jvm_heap", "kind": "memory_leak",
-        "expr": f"sum without (id) ({Selector('jvm_memory_used_bytes', heap).text()})",
-        "limit_expr": f"sum without (id) ({Selector('jvm_memory_max_bytes', heap).text()})"},))
+    return _against_limit(
+        probe, cat.JVM_HEAP, "jvm_memory_used_bytes", "jvm_memory_max_bytes", heap,
+        {"name": "jvm_heap", "kind": "memory_leak",
+         "expr": f"sum without (id) ({Selector('jvm_memory_used_bytes', heap).text()})",
+         "limit_expr": f"sum without (id) ({Selector('jvm_memory_max_bytes', heap).text()})"},
+        absent='no jvm_memory_used_bytes{area="heap"} series (no JVM with Micrometer or the Prometheus Java client)',
+        unmatched=lambda _: "jvm_memory_used_bytes has no matching jvm_memory_max_bytes", drop=("id",))
 
 
 def process_memory(probe: Probe) -> Finding:
