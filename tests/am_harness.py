@@ -71,3 +71,39 @@ class Remediate(prom_harness.LoopbackServer):
     def _command(self) -> list[str]:
         return [sys.executable, "-m", "promcast", "remediate", "--config", str(self.config_path),
                 "--host", "127.0.0.1", "--port", str(self.port)]
+
+
+class AlertingPrometheus(prom_harness.PrometheusServer):
+    """A :class:`~prom_harness.PrometheusServer` that also sends its alerts to an Alertmanager at ``alertmanager``
+    (``host:port``), as ``alerting.alertmanagers`` in a real prometheus.yml does."""
+
+    def __init__(self, tsdb_dir, alertmanager: str, **server_args) -> None:
+        super().__init__(tsdb_dir, **server_args)
+        self.alertmanager = alertmanager
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        config = self._workdir / "prometheus.yml"
+        config.write_text(config.read_text() + "alerting:\n  alertmanagers:\n    - static_configs:\n"
+                                               f"        - targets: ['{self.alertmanager}']\n")
+
+
+def start_remediation(fake, root: Path, token: str) -> tuple[Remediate, Alertmanager, Path]:
+    """``promcast remediate`` writing for real (``dry_run: false``) to the fake Kubernetes API ``fake`` in
+    namespace ``prod`` only (PVCs grow 25 % up to 1Ti, leaking workloads restart, 1h cooldown, 10 actions an
+    hour), and an Alertmanager routing to it. Returns both, started, and the audit log's path."""
+    import yaml
+
+    audit = root / "audit.jsonl"
+    config = {"dry_run": False, "kubeconfig": fake.kubeconfig(root / "kubeconfig"), "token": token,
+              "allow": {"namespaces": ["prod"]},
+              "actions": {"disk_exhaustion": {"expand_by": "25%", "max_size": "1Ti"}, "memory_leak": {"restart": True}},
+              "cooldown": "1h", "rate_limit": "10/h", "audit_log": str(audit)}
+    (root / "remediation.yaml").write_text(yaml.safe_dump(config))
+    remediate = Remediate(root / "remediation.yaml").start()
+    try:
+        alertmanager = Alertmanager(f"{remediate.url}/alertmanager", token).start()
+    except BaseException:
+        remediate.stop()
+        raise
+    return remediate, alertmanager, audit

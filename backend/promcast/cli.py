@@ -122,6 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-cost", metavar="M", help="price of one GiB of requests per month (30 days), e.g. 3.2")
     p.add_argument("--currency", metavar="SYMBOL", help="currency symbol to print (default: the one in the costs, else $)")
 
+    p = command("init", "find the metric families you have and write a RuleSpec and dashboards for them", _cmd_init,
+                "Look for well-known metric families (node_exporter, kubelet volumes, cAdvisor and kube-state-metrics, "
+                "Grafana Beyla / OpenTelemetry HTTP histograms, Go and JVM runtimes) with bounded /api/v1/series calls, "
+                "write OUTPUT/promcast-rules.yaml (a RuleSpec for `promcast generate-rules`) and the dashboards that "
+                "fit, and print one line per preset: found N series, or skipped and why.")
+    p.add_argument("--prometheus-url", metavar="URL", help="Prometheus (or compatible) base URL")
+    p.add_argument("--source", choices=["demo"], help="use the embedded demo metrics instead of Prometheus")
+    p.add_argument("--output", required=True, metavar="DIR", help="directory for promcast-rules.yaml and dashboards/")
+    p.add_argument("--namespace", metavar="NS", help="only this Kubernetes namespace for the Kubernetes presets")
+
     p = command("generate-rules", "turn a RuleSpec into Prometheus rules", _cmd_generate_rules)
     p.add_argument("--spec", required=True, metavar="SPEC.yaml", help="RuleSpec file")
     p.add_argument("--output", required=True, metavar="DIR", help="directory for the rule files")
@@ -591,6 +601,22 @@ def _cmd_rightsize(args) -> int:
     for row in failed:
         log.error("%s/%s/%s failed: %s", row["namespace"], row["workload"], row["container"], row["error"])
     return 1 if failed else 0
+
+
+def _cmd_init(args) -> int:
+    from .presets import run_init
+
+    if args.prometheus_url and args.source:
+        raise InputError("give either --prometheus-url or --source demo, not both")
+    settings = _settings(args, **{"prometheus.url": args.prometheus_url})
+    source = _source_from_args(args, settings)
+    spec_source = {"demo": True} if args.source == "demo" else {"prometheus_url": settings.prometheus.url}
+    try:
+        result = run_init(source, args.output, spec_source=spec_source, namespace=args.namespace)
+    finally:
+        source.close()
+    print("\n".join(result.lines()))
+    return 0
 
 
 def _cmd_generate_rules(args) -> int:

@@ -36,7 +36,7 @@ def answer(client):
         target("A", "forecast", {"expr": CPU1, "history": "3d", "horizon": "1d"}),
         target("B", "anomalies", {"expr": "node_cpu_utilisation", "history": "3d", "legend": "{{instance}}"}),
         target("C", "anomaly_events", {"expr": "node_cpu_utilisation", "history": "3d"}),
-        target("D", "forecast", {"expr": "sum(rate(node_cpu_utilisation[5m]))"}),
+        target("D", "forecast", {"expr": "abs(node_cpu_utilisation)"}),
     ])
     response = client.post("/grafana/query", json=body)
     assert response.status_code == 200

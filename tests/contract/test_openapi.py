@@ -23,7 +23,7 @@ QUERIES = {
                                             "sensitivity": "3"}, as_string=False)],
     "anomaly events": [target("A", "anomaly_events", {"expr": "node_cpu_utilisation", "history": "3d"}, as_string=False)],
     "one target failing": [target("A", "forecast", {"expr": CPU1, "history": "3d"}, as_string=False),
-                           target("B", "forecast", {"expr": "sum(up)"}, as_string=False)],
+                           target("B", "forecast", {"expr": "abs(up)"}, as_string=False)],
     "notices": [target("A", "forecast", {"expr": CPU1, "history": "3d", "horizon": "10y"}, as_string=False),
                 target("B", "anomalies", {"expr": "nothing_here"}, as_string=False)],
 }

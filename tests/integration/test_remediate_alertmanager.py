@@ -14,7 +14,6 @@ import time
 
 import pandas as pd
 import pytest
-import yaml
 
 import am_harness
 import tools
@@ -45,15 +44,9 @@ def stack(tmp_path_factory):
     kube.fake.add("Deployment", "checkout", "prod", spec={
         "replicas": 2, "selector": {"matchLabels": {"app": "checkout"}},
         "template": {"metadata": {"labels": {"app": "checkout"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}})
-    config = {"dry_run": False, "kubeconfig": kube.fake.kubeconfig(root / "kubeconfig"), "token": TOKEN,
-              "allow": {"namespaces": ["prod"]},
-              "actions": {"disk_exhaustion": {"expand_by": "25%", "max_size": "1Ti"}, "memory_leak": {"restart": True}},
-              "cooldown": "1h", "rate_limit": "10/h", "audit_log": str(root / "audit.jsonl")}
-    (root / "remediation.yaml").write_text(yaml.safe_dump(config))
-    remediate = am_harness.Remediate(root / "remediation.yaml").start()
-    alertmanager = am_harness.Alertmanager(f"{remediate.url}/alertmanager", TOKEN).start()
+    remediate, alertmanager, audit = am_harness.start_remediation(kube.fake, root, TOKEN)
     try:
-        yield alertmanager, kube.fake, root / "audit.jsonl", remediate
+        yield alertmanager, kube.fake, audit, remediate
     finally:
         alertmanager.stop()
         remediate.stop()

@@ -65,8 +65,10 @@ class Source(abc.ABC):
         """Sorted values of ``label`` (among the series selected by ``match`` when given)."""
 
     @abc.abstractmethod
-    def series(self, match: str) -> list[dict[str, str]]:
-        """Label sets of the series selected by ``match`` (a selector)."""
+    def series(self, match: str, *, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
+               limit: int | None = None) -> list[dict[str, str]]:
+        """Label sets of the series selected by ``match`` (a selector); with ``start``/``end`` only those with
+        samples in that range, with ``limit`` at most that many (where the backend can bound its answer)."""
 
     def metric_names(self) -> list[str]:
         """Sorted metric names, for the Grafana expression picker."""

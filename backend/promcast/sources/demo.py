@@ -29,6 +29,17 @@ What there is to find (used by the anomaly, disk, memory and capacity features a
   ``reporting`` use a fraction of what they request, ``checkout`` grows 30 % a month towards its CPU
   limit, ``cart-redis`` leaks since 9 days before the anchor and reaches its 1 GiB limit about a day
   and a half after it, ``search`` is throttled at its busy-hour peaks, ``node-exporter`` fits.
+- For ``promcast init`` and its presets: the kubelet's ``kubelet_volume_stats_available_bytes`` /
+  ``_capacity_bytes`` per PVC (``shop/data-cart-redis-0`` fills up about 4 days after the anchor),
+  kube-state-metrics' ``kube_pod_container_status_restarts_total`` (``search`` restarts every 53 hours),
+  Grafana Beyla's ``http_server_request_duration_seconds`` histograms (``_bucket`` with Beyla's ``le``
+  bounds, ``_count``, ``_sum``) for three services with 200 and 500 responses, the Go runtime of ``checkout``
+  (``go_memstats_heap_inuse_bytes`` under ``go_gc_gomemlimit_bytes``) and the JVM heap pools of ``search``
+  (``jvm_memory_used_bytes`` / ``_max_bytes``; the old generation of the first pod leaks), and
+  ``node_filesystem_readonly``.
+
+Plain selectors are answered directly; anything more (``rate``, ``sum by``, ratios, ``histogram_quantile``)
+goes through the small evaluator in :mod:`.demo_eval`.
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ import pandas as pd
 from ..durations import parse_duration, parse_time
 from ..errors import InputError
 from .base import History, Source, format_labels
+from .demo_eval import Evaluator, is_plain_selector, parse_query
 from .selector import Selector, parse_selector
 
 MINUTE_NS = 60 * 1_000_000_000
@@ -334,7 +346,11 @@ def _k8s_cpu_rate(w: K8sWorkload, replica: int) -> Generator:
 
 
 def _k8s_cpu_counter(w: K8sWorkload, replica: int) -> Generator:
-    rate = _k8s_cpu_rate(w, replica)
+    return _counter(_k8s_cpu_rate(w, replica))
+
+
+def _counter(rate: Generator) -> Generator:
+    """A counter that grows by ``rate`` per second, counted from a fixed origin before the anchor."""
 
     def gen(c: _Clock, seed: int) -> np.ndarray:
         if not c.minutes.size:
@@ -386,6 +402,165 @@ def _k8s_catalogue() -> list[tuple[dict[str, str], Generator]]:
     return out
 
 
+# ---- Kubernetes volumes, restarts, eBPF RED metrics and application runtimes, for `promcast init` ----------
+#: PVCs as the kubelet reports them: (namespace, claim, node index, capacity, behaviour)
+K8S_VOLUMES = (
+    ("shop", "data-cart-redis-0", 0, 10 * GIB, "filling"),  # full about 4 days after the anchor
+    ("data", "reporting-scratch", 1, 50 * GIB, "cycling"),  # a nightly job fills it, cleanup empties it
+    ("monitoring", "prometheus-db-prometheus-0", 2, 100 * GIB, "steady"),
+)
+_VOLUME_FULL_D = 4.0
+#: containers that restart now and then: (workload name, hours between restarts)
+_RESTARTS = {"search": 53.0}
+#: services Beyla instruments: (name, weekday peak requests/s, median latency s, share of 5xx)
+BEYLA_SERVICES = (("frontend", 120.0, 0.04, 0.002), ("checkout", 30.0, 0.12, 0.004), ("search", 60.0, 0.25, 0.02))
+#: Beyla's default histogram buckets (seconds)
+BEYLA_BUCKETS = (0.0, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, float("inf"))
+_LATENCY_SIGMA = 0.6
+#: application runtimes: (workload, runtime, heap limit) with pod IPs
+_GO_LIMIT = 900 * MIB
+_JVM_POOLS = {"G1 Eden Space": 512 * MIB, "G1 Old Gen": 1536 * MIB}
+_JVM_LEAK_PER_DAY = 90 * MIB
+
+
+def _volume(capacity: float, behaviour: str, metric: str) -> Generator:
+    def gen(c: _Clock, seed: int) -> np.ndarray:
+        if metric.endswith("capacity_bytes"):
+            return np.full(c.t.shape, capacity)
+        if behaviour == "filling":  # 30 % -> 100 % at a steady rate, plus a daily wobble
+            used = 0.3 + 0.7 * np.clip((c.rel_days + 10.0) / (_VOLUME_FULL_D + 10.0), 0.0, None)
+            used = used + 0.004 * c.bell(14.0)
+        elif behaviour == "cycling":
+            used = 0.25 + 0.45 * c.saw(DAY_S, offset_s=1 * 3600.0)
+        else:
+            used = 0.6 + 0.01 * c.smooth(seed, 240)
+        used = np.clip(used + 0.0005 * c.white(seed), 0.0, 1.0)
+        return np.floor(capacity * (1.0 - used) / 4096.0) * 4096.0
+
+    return gen
+
+
+def _restarts(every_h: float | None) -> Generator:
+    def gen(c: _Clock, seed: int) -> np.ndarray:
+        if every_h is None:
+            return np.zeros(c.t.shape)
+        return np.floor((c.rel_days + _COUNTER_ORIGIN_D) * 24.0 / every_h)
+
+    return gen
+
+
+def _beyla_rate(service: str, peak: float) -> Generator:
+    """Requests per second of a service (shared by its buckets: one seed per service)."""
+    seed = _seed({"service_name": service})
+
+    def gen(c: _Clock, _seed_: int) -> np.ndarray:
+        level = peak * 1.3 ** (c.rel_days / 30.0)
+        v = level * (0.25 + 0.75 * c.bell(14.0) * c.week(0.6))
+        return np.clip(v * (1.0 + 0.04 * c.white(seed) + 0.03 * c.smooth(seed + 1, 60)), 0.0, None)
+
+    return gen
+
+
+def _beyla(service: str, peak: float, median: float, errors: float, status: str, part: str,
+           le: float | None = None) -> Generator:
+    """One Beyla counter of a service: a bucket (``le``), the count or the sum of request durations."""
+    from scipy.special import ndtr
+
+    rate = _beyla_rate(service, peak)
+    service_seed = _seed({"service_name": service})
+
+    def per_second(c: _Clock, seed: int) -> np.ndarray:
+        failing = errors * np.clip(1.0 + 0.4 * c.smooth(service_seed + 7, 90), 0.2, None)  # wanders, never 0
+        requests = rate(c, seed) * (failing if status == "500" else 1.0 - failing)
+        typical = median * (1.0 + 0.6 * c.bell(14.0) * c.week(0.6))  # slower at the busy hours
+        if status == "500":
+            typical = typical * 3.0  # failures time out
+        if part == "count":
+            return requests
+        if part == "sum":
+            return requests * typical * np.exp(_LATENCY_SIGMA**2 / 2.0)
+        if le == float("inf"):
+            return requests
+        if le <= 0:
+            return np.zeros(c.t.shape)
+        return requests * ndtr((np.log(le) - np.log(typical)) / _LATENCY_SIGMA)
+
+    counter = _counter(per_second)
+    return lambda c, seed: np.round(counter(c, seed), 3)
+
+
+def _go_heap(replica: int, metric: str) -> Generator:
+    def gen(c: _Clock, seed: int) -> np.ndarray:
+        if metric == "go_gc_gomemlimit_bytes":
+            return np.full(c.t.shape, _GO_LIMIT)
+        v = 180 * MIB + 140 * MIB * c.saw(240.0 + 30.0 * replica) + 40 * MIB * c.bell(14.0) * c.week(0.6)
+        return np.floor((v + 2 * MIB * c.white(seed)) / 8192.0) * 8192.0
+
+    return gen
+
+
+def _jvm(replica: int, pool: str, metric: str) -> Generator:
+    size = _JVM_POOLS[pool]
+
+    def gen(c: _Clock, seed: int) -> np.ndarray:
+        if metric == "jvm_memory_max_bytes":
+            return np.full(c.t.shape, size)
+        if pool == "G1 Eden Space":
+            v = 40 * MIB + 400 * MIB * c.saw(120.0 + 20.0 * replica)
+        else:  # old gen: mixed collections every few hours; the first replica leaks (a cache that never evicts)
+            v = 500 * MIB + 150 * MIB * c.saw(4 * 3600.0) + 60 * MIB * c.bell(15.0)
+            if replica == 0:
+                v = v + _JVM_LEAK_PER_DAY * np.clip(c.rel_days + 8.0, 0.0, None)
+        return np.clip(np.floor((v + 3 * MIB * c.white(seed)) / 8192.0) * 8192.0, 0.0, size)
+
+    return gen
+
+
+def _pod_ip(name: str) -> str:
+    x = zlib.crc32(name.encode())
+    return f"10.1.{x % 200 + 10}.{(x >> 8) % 250 + 2}"
+
+
+def _platform_catalogue() -> list[tuple[dict[str, str], Generator]]:
+    out: list[tuple[dict[str, str], Generator]] = []
+    for namespace, claim, node, capacity, behaviour in K8S_VOLUMES:
+        ip = K8S_NODES[node]
+        labels = {"job": "kubelet", "instance": f"{ip}:10250", "metrics_path": "/metrics",
+                  "node": f"ip-{ip.replace('.', '-')}", "namespace": namespace, "persistentvolumeclaim": claim}
+        for metric in ("kubelet_volume_stats_available_bytes", "kubelet_volume_stats_capacity_bytes"):
+            out.append(({"__name__": metric, **labels}, _volume(capacity, behaviour, metric)))
+    ksm = {"job": "kube-state-metrics", "instance": KSM_INSTANCE}
+    for w in K8S_WORKLOADS:
+        for pod, _node, _owner in k8s_pods(w):
+            out.append(({"__name__": "kube_pod_container_status_restarts_total", **ksm, "namespace": w.namespace,
+                         "pod": pod, "container": w.container, "uid": _pod_suffix(pod, 8)},
+                        _restarts(_RESTARTS.get(w.name))))
+    for i, (service, peak, median, errors) in enumerate(BEYLA_SERVICES):
+        base = {"job": "beyla", "instance": f"{K8S_NODES[i % len(K8S_NODES)]}:9400", "service_name": service,
+                "service_namespace": "shop", "k8s_namespace_name": "shop", "http_request_method": "GET",
+                "http_route": "/api/*"}
+        for status in ("200", "500"):
+            labels = {**base, "http_response_status_code": status}
+            name = "http_server_request_duration_seconds"
+            for le in BEYLA_BUCKETS:
+                text = "+Inf" if le == float("inf") else f"{le:g}"
+                out.append(({"__name__": f"{name}_bucket", **labels, "le": text},
+                            _beyla(service, peak, median, errors, status, "bucket", le)))
+            out.append(({"__name__": f"{name}_count", **labels}, _beyla(service, peak, median, errors, status, "count")))
+            out.append(({"__name__": f"{name}_sum", **labels}, _beyla(service, peak, median, errors, status, "sum")))
+    runtimes = {w.name: w for w in K8S_WORKLOADS}
+    for replica, (pod, _node, _owner) in enumerate(k8s_pods(runtimes["checkout"])):
+        app = {"job": "shop/checkout", "instance": f"{_pod_ip(pod)}:8080", "namespace": "shop", "pod": pod}
+        for metric in ("go_memstats_heap_inuse_bytes", "go_gc_gomemlimit_bytes"):
+            out.append(({"__name__": metric, **app}, _go_heap(replica, metric)))
+    for replica, (pod, _node, _owner) in enumerate(k8s_pods(runtimes["search"])):
+        app = {"job": "shop/search", "instance": f"{_pod_ip(pod)}:8080", "namespace": "shop", "pod": pod}
+        for pool in _JVM_POOLS:
+            for metric in ("jvm_memory_used_bytes", "jvm_memory_max_bytes"):
+                out.append(({"__name__": metric, **app, "area": "heap", "id": pool}, _jvm(replica, pool, metric)))
+    return out
+
+
 def _catalogue() -> list[tuple[dict[str, str], Generator]]:
     """Every demo series: its labels (``__name__`` included) and its generator."""
     out: list[tuple[dict[str, str], Generator]] = []
@@ -400,17 +575,20 @@ def _catalogue() -> list[tuple[dict[str, str], Generator]]:
             labels = {"__name__": metric, "instance": NODES[0], "job": "node", "device": device,
                       "fstype": fstype, "mountpoint": mountpoint}
             out.append((labels, _fs(mountpoint, metric)))
+        out.append(({"__name__": "node_filesystem_readonly", "instance": NODES[0], "job": "node", "device": device,
+                     "fstype": fstype, "mountpoint": mountpoint}, _constant(0.0)))
     for job in ("api", "worker", "billing"):
         app = {"instance": f"{job}-1:8080", "job": job}
         out.append(({"__name__": "process_resident_memory_bytes", **app}, _memory(job)))
         out.append(({"__name__": "up", **app}, _constant(1.0)))
     out.append(({"__name__": "http_requests", "job": "frontend"}, _http_requests))
     out.extend(_k8s_catalogue())
+    out.extend(_platform_catalogue())
     return out
 
 
 class DemoSource(Source):
-    """Synthetic, deterministic, always-live history; answers plain PromQL selectors only.
+    """Synthetic, deterministic, always-live history; answers selectors and the PromQL subset of :mod:`.demo_eval`.
 
     ``now`` fixes the end of the data (tests, reproducible demos); without it the data follows the
     wall clock, keeping the anchor chosen at construction. ``history`` is how far back data exists.
@@ -456,8 +634,11 @@ class DemoSource(Source):
 
     def query_range(self, expr: str, start: pd.Timestamp, end: pd.Timestamp,
                     step: pd.Timedelta) -> list[History]:
-        selector = parse_selector(expr)
+        node = parse_query(expr)
         grid = self._grid(_utc(pd.Timestamp(start)), _utc(pd.Timestamp(end)), pd.Timedelta(step))
+        if not is_plain_selector(node):
+            return self._evaluate(expr, node, grid)
+        selector = parse_selector(expr)
         chosen = [(labels, gen, seed) for labels, gen, seed in self._series
                   if selector.matches(labels)]
         if not chosen or grid.size == 0:
@@ -477,10 +658,30 @@ class DemoSource(Source):
     def label_values(self, label: str, match: str | None = None) -> list[str]:
         return sorted({labels[label] for labels in self._matching(match) if label in labels})
 
-    def series(self, match: str) -> list[dict[str, str]]:
-        return [dict(labels) for labels in self._matching(match)]
+    def series(self, match: str, *, start=None, end=None, limit: int | None = None) -> list[dict[str, str]]:
+        return [dict(labels) for labels in self._matching(match)][:limit]
 
     # ---- helpers ----
+
+    def _evaluate(self, expr: str, node, grid: np.ndarray) -> list[History]:
+        """An expression beyond a plain selector, through :mod:`.demo_eval` (rate, sum by, ratios, ...)."""
+        found = Evaluator(expr, grid, self._sample).vector(node)
+        index = pd.DatetimeIndex(pd.to_datetime(grid, unit="ns", utc=True), name="timestamp")
+        out = []
+        for labels, values in found:
+            series = pd.Series(np.asarray(values, dtype=np.float64), index=index).dropna()
+            if not series.empty:
+                out.append(History(dict(labels), series))
+        return sorted(out, key=lambda h: h.legend)
+
+    def _sample(self, selector: Selector, minutes: np.ndarray) -> list[tuple[dict, np.ndarray]]:
+        """The samples of every series ``selector`` matches at ``minutes`` (since the epoch); NaN outside
+        the data (before ``now - history`` or after ``now``)."""
+        clock = _Clock(minutes, self.anchor.value / 1e9)
+        t_ns = minutes * MINUTE_NS
+        outside = (t_ns < (self.now - self.history).value) | (t_ns > self.now.value)
+        return [(dict(labels), np.where(outside, np.nan, gen(clock, seed).astype(np.float64)))
+                for labels, gen, seed in self._series if selector.matches(labels)]
 
     def _matching(self, match: str | None) -> list[Mapping[str, str]]:
         selector: Selector | None = None if match is None else parse_selector(match)

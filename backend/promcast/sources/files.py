@@ -163,8 +163,8 @@ class FileSource(Source):
     def label_values(self, label, match=None) -> list[str]:
         return sorted({h.labels[label] for h in self._select(match) if label in h.labels})
 
-    def series(self, match) -> list[dict[str, str]]:
-        return [dict(h.labels) for h in self._select(match)]
+    def series(self, match, *, start=None, end=None, limit=None) -> list[dict[str, str]]:
+        return [dict(h.labels) for h in self._select(match)][:limit]
 
     @property
     def histories(self) -> list[History]:

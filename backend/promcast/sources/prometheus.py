@@ -330,13 +330,21 @@ class PrometheusSource(Source):
         path = f"/api/v1/label/{quote(str(label), safe='')}/values"
         return sorted(self._call(path, params, allow_post=False) or [])
 
-    def series(self, match: str) -> list[dict[str, str]]:
+    def series(self, match: str, *, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
+               limit: int | None = None) -> list[dict[str, str]]:
         if not match:
             raise InputError("series listing needs a selector, e.g. up{job=\"node\"}")
-        found = self._call("/api/v1/series", {"match[]": match}) or []
+        params = {"match[]": match}
+        if start is not None:
+            params["start"] = format_seconds(_to_ms(start, "start"))
+        if end is not None:
+            params["end"] = format_seconds(_to_ms(end, "end"))
+        if limit is not None:  # Prometheus 2.49+ stops there; older ones ignore it and we cut below
+            params["limit"] = str(int(limit))
+        found = self._call("/api/v1/series", params) or []
         if not isinstance(found, list) or not all(isinstance(s, Mapping) for s in found):
             raise UpstreamError(f"{self.description} answered /api/v1/series with something other than label sets")
-        return sorted((dict(s) for s in found), key=format_labels)
+        return sorted((dict(s) for s in found), key=format_labels)[:limit]
 
     def close(self) -> None:
         self._session.close()

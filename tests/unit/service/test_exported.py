@@ -189,7 +189,7 @@ def test_values_follow_the_current_step(tmp_path):
 # ------------------------------------------------------------------------------------------ failures
 def test_a_failing_target_does_not_break_the_others(tmp_path, demo, caplog):
     # the demo source answers plain selectors only: this target fails on every scrape
-    spec = write_spec(tmp_path / "spec.yaml", exported("broken", expr="sum(node_cpu_utilisation)"),
+    spec = write_spec(tmp_path / "spec.yaml", exported("broken", expr="abs(node_cpu_utilisation)"),
                       exported("cpu_band"))
     client = make_app(spec, demo).test_client()
     for _ in range(3):

@@ -1,0 +1,348 @@
+"""A small PromQL range evaluator for the demo source, over promql-parser's AST.
+
+The demo stores no samples: every series is a function of time. So that presets and dashboards that use
+``rate``, ``sum by``, ratios and ``histogram_quantile`` work on ``--source demo``, this evaluates the subset
+of PromQL they use, on the demo's one-sample-per-minute data, at every step of a range query:
+
+- selectors (the sample at or before each step), ``rate``/``increase`` over a range (counter resets
+  handled; the rate is the increase between the first and last sample of the window over the time
+  between them, which is what Prometheus's extrapolation comes to on evenly scraped data);
+- ``sum``/``avg``/``min``/``max``/``count`` with ``by``/``without``;
+- arithmetic and comparisons (``bool`` too) between vectors and numbers, and between two vectors with
+  ``on``/``ignoring`` and ``group_left``/``group_right``;
+- ``histogram_quantile`` with Prometheus's interpolation inside the bucket.
+
+Anything else is a :class:`~promcast.errors.BadQueryError` that names the construct and says a real
+Prometheus is needed. Values are numpy arrays over the steps, NaN where a series has no value.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import warnings
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import promql_parser
+
+from ..errors import BadQueryError
+from ..promql import parse as parse_promql
+from ..promql_bounds import check_promql
+from .selector import Selector, _describe, _matcher
+
+#: what the evaluator answers, for the refusal message
+SUPPORTED = ("selectors, rate()/increase(), sum/avg/min/max/count by/without, arithmetic and comparisons "
+             "(with on/ignoring/group_left), histogram_quantile()")
+MINUTE_S = 60
+
+Labels = Mapping[str, str]
+#: one series of an instant vector: its labels and its values at every step
+Series = tuple[dict, np.ndarray]
+#: answers a selector with the demo's per-minute samples: ``sample(selector, minutes) -> [(labels, values)]``
+Sampler = Callable[[Selector, np.ndarray], list[Series]]
+
+_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+               "%": np.fmod, "^": np.power}
+_COMPARISON = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt, ">=": operator.ge,
+               "<=": operator.le}
+
+
+def refuse(expr: str, what: str) -> BadQueryError:
+    return BadQueryError(
+        f"{' '.join(expr.split())!r} uses {what}: the demo source evaluates {SUPPORTED} only; "
+        "a real Prometheus is needed for that expression (--prometheus-url)")
+
+
+class Evaluator:
+    """Evaluates one expression at the steps ``times_ns`` (int64 nanoseconds since the epoch)."""
+
+    def __init__(self, expr: str, times_ns: np.ndarray, sample: Sampler) -> None:
+        self.expr = expr
+        self.times_ns = np.asarray(times_ns, dtype=np.int64)
+        self.sample = sample
+
+    def vector(self, node) -> list[Series]:
+        """An instant vector; a number is refused (a query_range answers series)."""
+        value = self.eval(node)
+        if not isinstance(value, list):
+            raise refuse(self.expr, "a literal number on its own")
+        return value
+
+    # ------------------------------------------------------------------ dispatch
+    def eval(self, node):
+        if isinstance(node, promql_parser.ParenExpr):
+            return self.eval(node.expr)
+        if isinstance(node, promql_parser.NumberLiteral):
+            return float(node.val)
+        if isinstance(node, promql_parser.UnaryExpr):
+            value = self.eval(node.expr)
+            return -value if isinstance(value, float) else [(_drop_name(l), -v) for l, v in value]
+        if isinstance(node, promql_parser.VectorSelector):
+            minutes = np.floor_divide(self.times_ns, MINUTE_S * 1_000_000_000)
+            return self.sample(self._selector(node), minutes)
+        if isinstance(node, promql_parser.Call):
+            return self._call(node)
+        if isinstance(node, promql_parser.AggregateExpr):
+            return self._aggregate(node)
+        if isinstance(node, promql_parser.BinaryExpr):
+            return self._binary(node)
+        raise refuse(self.expr, _describe(node))
+
+    def _selector(self, node) -> Selector:
+        if node.offset is not None:
+            raise refuse(self.expr, "an offset modifier")
+        if node.at is not None:
+            raise refuse(self.expr, "an @ modifier")
+        if node.matchers.or_matchers:
+            raise refuse(self.expr, "'or' inside a selector")
+        return Selector(name=node.name, matchers=tuple(_matcher(m) for m in node.matchers.matchers))
+
+    # ------------------------------------------------------------------ functions
+    def _call(self, node):
+        name = node.func.name
+        if name in ("rate", "increase"):
+            (arg,) = node.args
+            if not isinstance(arg, promql_parser.MatrixSelector):
+                raise refuse(self.expr, f"{name}() of something other than a range selector")
+            return self._rate(arg, per_second=name == "rate")
+        if name == "histogram_quantile":
+            phi, vector = node.args
+            phi = self.eval(phi)
+            if not isinstance(phi, float):
+                raise refuse(self.expr, "histogram_quantile() with a quantile that is not a number")
+            return histogram_quantile(phi, self.vector(vector))
+        raise refuse(self.expr, f"the function {name}()")
+
+    def _rate(self, matrix, *, per_second: bool) -> list[Series]:
+        window_s = matrix.range.total_seconds()
+        if window_s < MINUTE_S:
+            raise BadQueryError(f"{self.expr!r}: a range of {window_s:g}s holds fewer than two demo samples "
+                                "(one a minute); use at least [2m]")
+        minute_ns = MINUTE_S * 1_000_000_000
+        last = np.floor_divide(self.times_ns, minute_ns)  # the newest sample in each window
+        first = np.floor_divide(self.times_ns - int(window_s * 1e9), minute_ns) + 1  # the oldest, (t-range, t]
+        if not last.size:
+            return []
+        lo = int(first.min())
+        minutes = np.arange(lo, int(last.max()) + 1, dtype=np.int64)
+        out = []
+        for labels, values in self.sample(self._selector(matrix.vector_selector), minutes):
+            delta = np.diff(values)
+            increments = np.where(delta >= 0, delta, values[1:])  # a drop is a counter reset
+            total = np.concatenate([[0.0], np.cumsum(increments)])
+            i0, i1 = first - lo, last - lo
+            span = (i1 - i0) * float(MINUTE_S)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rate = np.where(span > 0, (total[i1] - total[i0]) / span, np.nan)
+            out.append((_drop_name(labels), rate if per_second else rate * window_s))
+        return out
+
+    # ------------------------------------------------------------------ aggregation
+    def _aggregate(self, node) -> list[Series]:
+        op = str(node.op)
+        if op not in _AGGREGATIONS or node.param is not None:
+            raise refuse(self.expr, f"the aggregation {op}")
+        modifier = node.modifier
+        names = list(modifier.labels) if modifier is not None else []
+        without = modifier is not None and str(modifier.type).endswith("Without")
+        groups: dict[tuple, tuple[dict, list[np.ndarray]]] = {}
+        for labels, values in self.vector(node.expr):
+            if without:
+                key_labels = {k: v for k, v in labels.items() if k not in names and k != "__name__"}
+            else:
+                key_labels = {k: labels[k] for k in names if k in labels}
+            key = tuple(sorted(key_labels.items()))
+            groups.setdefault(key, (key_labels, []))[1].append(values)
+        return [(labels, _AGGREGATIONS[op](np.vstack(rows))) for labels, rows in groups.values()]
+
+    # ------------------------------------------------------------------ binary operators
+    def _binary(self, node):
+        op = str(node.op)
+        modifier = node.modifier
+        if op in _COMPARISON:
+            func, is_bool = _COMPARISON[op], bool(modifier is not None and modifier.return_bool)
+        elif op in _ARITHMETIC:
+            func, is_bool = _ARITHMETIC[op], False
+        else:
+            raise refuse(self.expr, f"the operator {op}")
+        lhs, rhs = self.eval(node.lhs), self.eval(node.rhs)
+        comparison = op in _COMPARISON
+
+        def apply(a, b, keep):
+            with np.errstate(all="ignore"):
+                result = func(a, b)
+                if not comparison:
+                    return result
+                if is_bool:
+                    return np.where(np.isnan(a) | np.isnan(b), np.nan, result.astype(float))
+                return np.where(result, keep, np.nan)
+
+        if isinstance(lhs, float) and isinstance(rhs, float):
+            if comparison and not is_bool:
+                raise refuse(self.expr, "a comparison between two numbers without bool")
+            return float(apply(np.float64(lhs), np.float64(rhs), lhs))
+        if isinstance(rhs, float):
+            return [(_result_labels(l, comparison and not is_bool), apply(v, rhs, v)) for l, v in lhs]
+        if isinstance(lhs, float):
+            return [(_result_labels(l, comparison and not is_bool), apply(lhs, v, v)) for l, v in rhs]
+        return self._vectors(lhs, rhs, modifier, apply, keep_name=comparison and not is_bool)
+
+    def _vectors(self, lhs, rhs, modifier, apply, *, keep_name: bool) -> list[Series]:
+        card = str(modifier.card).rsplit(".", 1)[-1] if modifier is not None else "OneToOne"
+        matching = modifier.matching if modifier is not None else None
+        on = matching is not None and str(matching.type).endswith("Include")
+        names = set(matching.labels) if matching is not None else set()
+        extra = list(modifier.group_labels or ()) if modifier is not None else []
+
+        def signature(labels):
+            if on:
+                return tuple(sorted((k, v) for k, v in labels.items() if k in names))
+            return tuple(sorted((k, v) for k, v in labels.items() if k not in names and k != "__name__"))
+
+        if card == "OneToMany":  # group_right: the right side is the "many" side
+            many, one, swap = rhs, lhs, True
+        else:
+            many, one, swap = lhs, rhs, False
+        ones: dict[tuple, Series] = {}
+        for labels, values in one:
+            sig = signature(labels)
+            if sig in ones:
+                raise BadQueryError(f"{self.expr!r}: several series on the "
+                                    f"{'left' if swap else 'right'} side match {dict(sig)}; "
+                                    "use on()/ignoring() with group_left/group_right")
+            ones[sig] = (labels, values)
+        out, seen = [], set()
+        for labels, values in many:
+            sig = signature(labels)
+            if sig not in ones:
+                continue
+            if card == "OneToOne":
+                if sig in seen:
+                    raise BadQueryError(f"{self.expr!r}: several series on the left side match {dict(sig)}; "
+                                        "use group_left")
+                seen.add(sig)
+            other_labels, other = ones[sig]
+            result = apply(other, values, values) if swap else apply(values, other, values)
+            if card == "OneToOne":
+                base = dict(labels) if keep_name else _drop_name(labels)
+                if on:
+                    base = {k: v for k, v in base.items() if k in names or (keep_name and k == "__name__")}
+                else:
+                    base = {k: v for k, v in base.items() if k not in names}
+            else:
+                base = dict(labels) if keep_name else _drop_name(labels)
+                for name in extra:
+                    if name in other_labels:
+                        base[name] = other_labels[name]
+                    else:
+                        base.pop(name, None)
+            out.append((base, result))
+        return out
+
+
+def _sum(rows: np.ndarray) -> np.ndarray:
+    present = ~np.isnan(rows)
+    return np.where(present.any(axis=0), np.nansum(rows, axis=0), np.nan)
+
+
+def _count(rows: np.ndarray) -> np.ndarray:
+    counts = (~np.isnan(rows)).sum(axis=0).astype(float)
+    return np.where(counts > 0, counts, np.nan)
+
+
+def _reduce(func) -> Callable[[np.ndarray], np.ndarray]:
+    """``nanmean``/``nanmax``/``nanmin`` per step; a step where no series has a value stays NaN."""
+    def reduce(rows: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps
+            return func(rows, axis=0)
+
+    return reduce
+
+
+_AGGREGATIONS = {"sum": _sum, "count": _count, "avg": _reduce(np.nanmean), "max": _reduce(np.nanmax),
+                 "min": _reduce(np.nanmin)}
+
+
+def _drop_name(labels: Labels) -> dict:
+    return {k: v for k, v in labels.items() if k != "__name__"}
+
+
+def _result_labels(labels: Labels, keep_name: bool) -> dict:
+    return dict(labels) if keep_name else _drop_name(labels)
+
+
+# ------------------------------------------------------------------ histogram_quantile
+def histogram_quantile(phi: float, vector: Sequence[Series]) -> list[Series]:
+    """Prometheus's ``histogram_quantile`` over classic ``le`` buckets, at every step.
+
+    Buckets are grouped by their labels other than ``le``; counts are made monotonic; the quantile is
+    interpolated linearly inside its bucket (the first bucket starts at 0); a rank in the ``+Inf`` bucket
+    answers the highest finite bound; fewer than two buckets or no observations give no value.
+    """
+    groups: dict[tuple, tuple[dict, list[tuple[float, np.ndarray]]]] = {}
+    for labels, values in vector:
+        if "le" not in labels:
+            continue
+        try:
+            bound = float(labels["le"])
+        except ValueError:
+            continue
+        rest = {k: v for k, v in labels.items() if k not in ("le", "__name__")}
+        groups.setdefault(tuple(sorted(rest.items())), (rest, []))[1].append((bound, values))
+    out = []
+    for labels, buckets in groups.values():
+        buckets.sort(key=lambda b: b[0])
+        bounds = np.array([b for b, _ in buckets])
+        if len(bounds) < 2 or not math.isinf(bounds[-1]):
+            out.append((labels, np.full(len(buckets[0][1]), np.nan)))
+            continue
+        counts = np.fmax.accumulate(np.vstack([v for _, v in buckets]), axis=0)
+        out.append((labels, _quantile(phi, bounds, counts)))
+    return out
+
+
+def _quantile(phi: float, bounds: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    steps = counts.shape[1]
+    if phi < 0:
+        return np.full(steps, -np.inf)
+    if phi > 1:
+        return np.full(steps, np.inf)
+    total = counts[-1]
+    rank = phi * total
+    # the first bucket whose cumulative count reaches the rank
+    index = np.argmax(counts >= rank[None, :], axis=0)
+    cols = np.arange(steps)
+    upper = bounds[index]
+    lower = np.where(index > 0, bounds[np.maximum(index - 1, 0)], 0.0)
+    below = np.where(index > 0, counts[np.maximum(index - 1, 0), cols], 0.0)
+    inside = counts[index, cols] - below
+    with np.errstate(all="ignore"):
+        value = lower + (upper - lower) * np.where(inside > 0, (rank - below) / inside, 0.0)
+    value = np.where(np.isinf(upper), bounds[-2], value)  # the +Inf bucket: the highest finite bound
+    value = np.where((index == 0) & (bounds[0] <= 0), bounds[0], value)
+    return np.where(np.isnan(total) | (total <= 0), np.nan, value)
+
+
+
+
+def parse_query(expr: str):
+    """The AST of ``expr``, or BadQueryError (``bad PromQL: ...``) as :func:`.selector.parse_selector` words it."""
+    if not isinstance(expr, str):
+        raise BadQueryError(f"bad PromQL: expected a string, got {type(expr).__name__}")
+    check_promql(expr)  # before the native parser: deep nesting overflows its stack
+    try:
+        return parse_promql(expr)
+    except (ValueError, TypeError) as exc:
+        raise BadQueryError(f"bad PromQL: {' '.join(str(exc).split())}") from exc
+
+
+def is_plain_selector(node) -> bool:
+    """Whether ``node`` is a selector the demo answers directly (no offset or @ modifier)."""
+    while isinstance(node, promql_parser.ParenExpr):
+        node = node.expr
+    return isinstance(node, promql_parser.VectorSelector) and node.offset is None and node.at is None
+
+
+__all__ = ["Evaluator", "SUPPORTED", "histogram_quantile", "is_plain_selector", "parse_query", "refuse"]

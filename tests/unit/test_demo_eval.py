@@ -1,0 +1,150 @@
+"""The demo's PromQL evaluator: each construct against values worked out by hand, then on the demo itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from promcast.errors import BadQueryError
+from promcast.promql import parse
+from promcast.sources.demo import BEYLA_SERVICES, DemoSource
+from promcast.sources.demo_eval import Evaluator, histogram_quantile
+
+MINUTE_NS = 60 * 10**9
+NOW = pd.Timestamp("2024-05-06T12:00:00Z")
+
+
+def sampler(table):
+    """A sampler over ``{labels-tuple: f(minute) -> value}``: the demo's contract, with chosen numbers."""
+    def sample(selector, minutes):
+        out = []
+        for key, func in table.items():
+            labels = dict(key)
+            if selector.matches(labels):
+                out.append((labels, np.array([func(int(m)) for m in minutes], dtype=float)))
+        return out
+
+    return sample
+
+
+def run(expr, table, minutes=(100, 110)):
+    times = np.array(minutes, dtype=np.int64) * MINUTE_NS
+    result = Evaluator(expr, times, sampler(table)).vector(parse(expr))
+    return {tuple(sorted(labels.items())): values for labels, values in result}
+
+
+def key(**labels):
+    return tuple(sorted(labels.items()))
+
+
+COUNTERS = {
+    key(__name__="req", job="a", code="200"): lambda m: 2.0 * 60 * m,  # 2/s
+    key(__name__="req", job="a", code="500"): lambda m: 0.5 * 60 * m,  # 0.5/s
+    key(__name__="req", job="b", code="200"): lambda m: 60.0 * (m % 103),  # 1/s, reset at minute 103
+}
+
+
+def test_rate_and_increase_follow_counters_through_resets():
+    got = run("rate(req[5m])", COUNTERS)
+    assert got[key(job="a", code="200")] == pytest.approx([2.0, 2.0])
+    assert got[key(job="b", code="200")] == pytest.approx([1.0, 1.0])
+    got = run("increase(req{job=\"b\"}[10m])", COUNTERS, minutes=(105,))
+    # samples at minutes 96..105; the reset to 0 at 103 counts as 0, so 8 steps of 60 over 540 s, scaled to 600 s
+    assert got[key(job="b", code="200")] == pytest.approx([480.0 / 540.0 * 600.0])
+
+
+def test_aggregations_by_and_without():
+    got = run("sum by (job) (rate(req[5m]))", COUNTERS)
+    assert got[key(job="a")] == pytest.approx([2.5, 2.5]) and got[key(job="b")] == pytest.approx([1.0, 1.0])
+    got = run("max without (code) (rate(req[5m]))", COUNTERS)
+    assert got[key(job="a")] == pytest.approx([2.0, 2.0])
+    assert run("count(req)", COUNTERS)[()] == pytest.approx([3, 3])
+    assert run("avg(rate(req[5m]))", COUNTERS)[()] == pytest.approx([3.5 / 3] * 2)
+    assert run("min by (code) (rate(req[5m]))", COUNTERS)[key(code="200")] == pytest.approx([1.0, 1.0])
+
+
+def test_ratios_with_vector_matching():
+    ratio = 'sum by (job) (rate(req{code=~"5.."}[5m])) / sum by (job) (rate(req[5m]))'
+    assert run(ratio, COUNTERS) == {key(job="a"): pytest.approx([0.2, 0.2])}  # job b has no 5xx: no series
+    # one-to-one with on(): the result keeps the on() labels only
+    got = run('rate(req{code="500"}[5m]) / on(job) sum by (job) (rate(req[5m]))', COUNTERS)
+    assert got == {key(job="a"): pytest.approx([0.2, 0.2])}
+    # ignoring(code) keeps the rest
+    got = run('rate(req{code="500"}[5m]) / ignoring(code) sum by (job) (rate(req[5m]))', COUNTERS)
+    assert list(got) == [key(job="a")]
+    # group_left: many on the left, labels copied from the one on the right
+    limits = {**COUNTERS, key(__name__="owner", job="a", team="x"): lambda m: 1.0}
+    got = run("rate(req[5m]) * on(job) group_left(team) owner", limits)
+    assert got == {key(job="a", code="200", team="x"): pytest.approx([2.0, 2.0]),
+                   key(job="a", code="500", team="x"): pytest.approx([0.5, 0.5])}
+
+
+def test_many_to_many_without_group_left_is_refused():
+    with pytest.raises(BadQueryError, match="several series on the left side"):
+        run("rate(req[5m]) / on(job) sum by (job) (rate(req[5m]))", COUNTERS)
+
+
+def test_comparisons_filter_or_return_bool_and_numbers_combine():
+    gauges = {key(__name__="g", i="1"): lambda m: float(m), key(__name__="g", i="2"): lambda m: 105.0}
+    got = run("g > 104", gauges)
+    assert np.isnan(got[key(__name__="g", i="1")][0]) and got[key(__name__="g", i="1")][1] == 110
+    assert got[key(__name__="g", i="2")] == pytest.approx([105, 105])  # a filter keeps the metric name
+    assert run("g > bool 104", gauges)[key(i="1")] == pytest.approx([0.0, 1.0])
+    assert run("2 * g - 1", gauges)[key(i="2")] == pytest.approx([209, 209])
+    assert run("-g / (1 + 1)", gauges)[key(i="2")] == pytest.approx([-52.5, -52.5])
+
+
+def test_histogram_quantile_interpolates_like_prometheus():
+    # 100 observations: 50 up to 0.1, 40 more up to 0.5, 10 more up to +Inf
+    buckets = [({"le": "0.1"}, 50.0), ({"le": "0.5"}, 90.0), ({"le": "+Inf"}, 100.0)]
+    vector = [({"job": "a", **labels}, np.array([count])) for labels, count in buckets]
+    (labels, values), = histogram_quantile(0.5, vector)
+    assert labels == {"job": "a"} and values[0] == pytest.approx(0.1)
+    assert histogram_quantile(0.7, vector)[0][1][0] == pytest.approx(0.1 + 0.4 * 20 / 40)
+    assert histogram_quantile(0.25, vector)[0][1][0] == pytest.approx(0.05)  # the first bucket starts at 0
+    assert histogram_quantile(0.99, vector)[0][1][0] == pytest.approx(0.5)  # in +Inf: the highest finite bound
+    empty = [({"le": "0.1"}, np.array([0.0])), ({"le": "+Inf"}, np.array([0.0]))]
+    assert np.isnan(histogram_quantile(0.5, empty)[0][1][0])
+
+
+@pytest.mark.parametrize("expr, words", [
+    ("abs(g)", "the function abs()"), ("topk(1, g)", "the aggregation topk"), ("g and g", "the operator and"),
+    ("g offset 5m", "an offset modifier"), ("rate(g[5m:1m])", "rate() of something other than a range selector"),
+    ("1 + 1", "a literal number on its own"),
+])
+def test_anything_else_is_refused_naming_it(expr, words):
+    with pytest.raises(BadQueryError, match="a real Prometheus is needed") as err:
+        run(expr, {key(__name__="g"): lambda m: 1.0})
+    assert words in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------ on the demo
+def test_the_demo_answers_the_red_queries_of_the_presets():
+    src = DemoSource(now=NOW)
+    start, step = NOW - pd.Timedelta("6h"), pd.Timedelta("5m")
+    rates = src.query_range("sum by (service_name) (rate(http_server_request_duration_seconds_count[5m]))",
+                            start, NOW, step)
+    assert [h.labels for h in rates] == [{"service_name": s} for s, *_ in sorted(BEYLA_SERVICES)]
+    peaks = {s: peak for s, peak, _median, _errors in BEYLA_SERVICES}
+    for h in rates:  # a weekday afternoon: between a quarter of the peak and the peak, growing 30 % a month
+        assert 0.25 * peaks[h.labels["service_name"]] < h.values.iloc[-1] < 1.1 * peaks[h.labels["service_name"]]
+    p95 = src.query_range("histogram_quantile(0.95, sum by (service_name, le) "
+                          "(rate(http_server_request_duration_seconds_bucket[5m])))", start, NOW, step)
+    medians = {s: median for s, _peak, median, _errors in BEYLA_SERVICES}
+    for h in p95:  # a log-normal's p95 is well above its median and far below the slowest bucket
+        assert (h.values > medians[h.labels["service_name"]]).all() and (h.values < 5).all()
+    errors = src.query_range(
+        'sum by (service_name) (rate(http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[5m]))'
+        " / sum by (service_name) (rate(http_server_request_duration_seconds_count[5m]))", start, NOW, step)
+    shares = {s: e for s, _peak, _median, e in BEYLA_SERVICES}
+    for h in errors:
+        assert (h.values > 0).all() and h.values.mean() == pytest.approx(shares[h.labels["service_name"]], rel=0.6)
+
+
+def test_a_range_query_of_an_expression_agrees_with_the_selector_it_reads():
+    src = DemoSource(now=NOW)
+    start = NOW - pd.Timedelta("2h")
+    (plain,) = src.query_range('process_resident_memory_bytes{job="api"}', start, NOW, pd.Timedelta("5m"))
+    (doubled,) = src.query_range('2 * process_resident_memory_bytes{job="api"}', start, NOW, pd.Timedelta("5m"))
+    assert (doubled.values == 2 * plain.values).all() and "__name__" not in doubled.labels
