@@ -28,13 +28,13 @@ How scores combine (``combine``), all causal because each member's score is:
 - ``"max"``: the largest member score, each scaled by its weight over the largest weight.
 
 Then ``onset`` (default ``"12h"``): :func:`.postprocess.onset_scores` keeps a row's score only where it
-beats every score of the preceding ``onset`` span by ``onset_margin`` decades of tail probability
-(default 0), so an anomaly raises one alert at its start rather than one per row (NAB charges every
-extra alert; so does an on-call rota). ``onset=None`` turns it off. ``spatial_tolerance`` (default off:
-both default members already apply NAB's 5% spatial check) sets any row whose value leaves the range
-seen so far by that fraction of it to 1. When every scoring member is online (:mod:`.online`), so is
-the ensemble: walk-forward fits it once. The default threshold (``cv_threshold``) is the median of the
-training folds' thresholds, see :func:`.calibration.alert_threshold` for how ``sensitivity`` maps onto it.
+beats every score of the preceding ``onset`` span by ``onset_margin`` decades of tail probability (default
+0), so an anomaly raises one alert at its start rather than one per row (NAB charges every extra alert; so
+does an on-call rota). ``onset=None`` turns it off. ``spatial_tolerance`` (default off: both default members
+already apply NAB's 5% spatial check) sets any row whose value leaves the range seen so far by that fraction
+of it to 1. When every scoring member is online (:mod:`.online`), so is the ensemble: walk-forward fits it
+once (its forecast members too). The default threshold (``cv_threshold``) is the median of the training
+folds' thresholds, see :func:`.calibration.alert_threshold` for how ``sensitivity`` maps onto it.
 """
 
 from __future__ import annotations
