@@ -276,3 +276,6 @@ class Ensemble(Forecaster):
         state = dict(state)
         state["members_"] = {name: PromcastModel.from_bytes(data) for name, data in state["members_"].items()}
         super()._load_state(state)
+        if "weights_" not in state:  # stored before fit fitted every member: forecast with the members it holds
+            self.weights_ = self._renormalise(
+                {k: w for k, w in self.configured_weights_.items() if get_model_class(k).is_forecaster})

@@ -193,3 +193,15 @@ def test_serialisation_stores_members_natively_and_round_trips():
     later = later_with_spike()
     pd.testing.assert_series_equal(restored.score(later), model.score(later))
     pd.testing.assert_frame_equal(restored.predict("6h"), model.predict("6h"))
+
+
+def test_an_ensemble_stored_before_weights_were_fitted_still_loads():
+    """Ensembles stored by earlier versions have no ``weights_``: it is rebuilt from the members they hold."""
+    model = get_model("ensemble", weights=QUICK, score_weights=QUICK).fit(daily_series(days=3))
+    state = model._dump_state()
+    del state["weights_"], state["members_"]["seasonal_naive"]  # an old store: a forecast member never fitted
+    old = get_model("ensemble", weights=QUICK, score_weights=QUICK)
+    old._load_state(state)
+    assert old.weights_ == pytest.approx({"mad": 1.0})
+    pd.testing.assert_frame_equal(old.predict("1h"), model.members_["mad"].predict("1h"), check_freq=False,
+                                  check_names=False)
