@@ -6,16 +6,17 @@ Two sets of members with weights, each renormalised over the members that could 
   4-fold cross-validation over the 28 NAB files (``benchmarks/ensemble_selection.py``, a grid of 15
   candidates: the previous iforest + knn default, artime and cad_ose alone and together with
   max/mean/p-value combines and onset spans none/12h/1d; the p-value and 2:1 weight candidates were
-  added after a first look at a 12-candidate grid, so the nested score below is slightly optimistic): artime + cad_ose, p-value
-  combine, 12h onset without margin scores best on all files (standard 69.7 in-sample, 67.8 with the
-  threshold chosen on training folds). Choosing among the candidates inside the folds (nested) scores
-  65.6: what the selection procedure is worth on unseen files. iforest + knn (``PREVIOUS_SCORE_SETTINGS``)
-  scores 66.8 in-sample, 64.0 CV. Forecasters are not detection members by default: their one-step
-  residuals are heavy-tailed on these metrics and add false alarms.
+  added after a first look at a 12-candidate grid, so the nested score below is slightly optimistic):
+  artime + cad_ose, p-value combine, 12h onset without margin scores best on all files (standard 69.7
+  in-sample, 67.8 with the threshold chosen on training folds). Choosing among the candidates inside the
+  folds (nested) scores 65.6: what the selection procedure is worth on unseen files. iforest + knn
+  (``PREVIOUS_SCORE_SETTINGS``) scores 66.8 in-sample, 64.0 CV. Forecasters are not detection members by
+  default: their one-step residuals are heavy-tailed on these metrics and add false alarms.
 - ``weights`` (default prophet 0.3, lstm 0.4, iforest 0.3) make the forecast: the weighted mean of the
   forecasting members' ``yhat``, ``yhat_lower`` and ``yhat_upper`` (members that cannot forecast, like
-  ``iforest``, are left out). Members used only for forecasts are fitted on first use (``predict``),
-  so walk-forward detection does not pay for training them.
+  ``iforest``, are left out). ``fit`` fits every member used (scoring and forecasting, each once), so a
+  fitted ensemble is complete: cached, counted and stored with all its members. ``weights_`` and
+  ``score_weights_`` are the weights really used, renormalised over the members that could be fitted.
 
 How scores combine (``combine``), all causal because each member's score is:
 
@@ -27,13 +28,13 @@ How scores combine (``combine``), all causal because each member's score is:
 - ``"max"``: the largest member score, each scaled by its weight over the largest weight.
 
 Then ``onset`` (default ``"12h"``): :func:`.postprocess.onset_scores` keeps a row's score only where it
-beats every score of the preceding ``onset`` span by ``onset_margin`` decades of tail probability
-(default 0), so an anomaly raises one alert at its start rather than one per row (NAB charges every
-extra alert; so does an on-call rota). ``onset=None`` turns it off. ``spatial_tolerance`` (default off:
-both default members already apply NAB's 5% spatial check) sets any row whose value leaves the range
-seen so far by that fraction of it to 1. When every scoring member is online (:mod:`.online`), so is
-the ensemble: walk-forward fits it once. The default threshold (``cv_threshold``) is the median of the
-training folds' thresholds, see :func:`.calibration.alert_threshold` for how ``sensitivity`` maps onto it.
+beats every score of the preceding ``onset`` span by ``onset_margin`` decades of tail probability (default
+0), so an anomaly raises one alert at its start rather than one per row (NAB charges every extra alert; so
+does an on-call rota). ``onset=None`` turns it off. ``spatial_tolerance`` (default off: both default members
+already apply NAB's 5% spatial check) sets any row whose value leaves the range seen so far by that fraction
+of it to 1. When every scoring member is online (:mod:`.online`), so is the ensemble: walk-forward fits it
+once (its forecast members too). The default threshold (``cv_threshold``) is the median of the training
+folds' thresholds, see :func:`.calibration.alert_threshold` for how ``sensitivity`` maps onto it.
 """
 
 from __future__ import annotations
@@ -178,52 +179,46 @@ class Ensemble(Forecaster):
         if self.combine not in COMBINE_METHODS:
             raise InputError(f"bad ensemble combine {self.combine!r}: expected one of {', '.join(COMBINE_METHODS)}")
         onset = self._onset()
-        self.members_: dict[str, PromcastModel] = {}
-        self.dropped_: dict[str, str] = {}
-        self.history_ = y
-        for name in score_weights:
-            self._fit_member(name)
-        if not self.members_:
-            reasons = "; ".join(f"{k}: {v}" for k, v in self.dropped_.items())
-            raise InsufficientHistory(f"no ensemble member could be fitted ({reasons})")
-        self.configured_weights_ = weights
-        self.score_weights_ = self._renormalise(score_weights)
-        self.onset_rows_ = 0 if onset is None else max(1, int(np.ceil(onset / self.step_ - 1e-9)))
         try:
             margin = float(self.onset_margin)
         except (TypeError, ValueError):
             margin = float("nan")
         if not (np.isfinite(margin) and margin >= 0):
             raise InputError(f"bad ensemble onset_margin {self.onset_margin!r}: expected a number >= 0, e.g. 0.2")
+        forecast_weights = {k: w for k, w in weights.items() if get_model_class(k).is_forecaster}
+        self.members_: dict[str, PromcastModel] = {}
+        self.dropped_: dict[str, str] = {}
+        for name in dict.fromkeys([*score_weights, *forecast_weights]):  # every member used, each fitted once
+            self._fit_member(name, y)
+        self.score_weights_ = self._renormalise(score_weights)
+        if not self.score_weights_:
+            reasons = "; ".join(f"{k}: {v}" for k, v in self.dropped_.items())
+            raise InsufficientHistory(f"no ensemble scoring member could be fitted ({reasons})")
+        self.configured_weights_ = weights
+        #: forecast weights really used: renormalised over the forecasting members that were fitted
+        #: (a member that cannot forecast, such as iforest, gets none; empty: this ensemble cannot forecast)
+        self.weights_ = self._renormalise(forecast_weights)
+        self.history_ = y
+        self.onset_rows_ = 0 if onset is None else max(1, int(np.ceil(onset / self.step_ - 1e-9)))
         self.onset_margin_ = margin
 
-    def _fit_member(self, name: str) -> PromcastModel | None:
+    def _fit_member(self, name: str, y: pd.Series) -> None:
         """Fit one member on the ensemble's history; a failure drops it with a warning."""
-        if name in self.members_ or name in self.dropped_:
-            return self.members_.get(name)
         try:
             cls = get_model_class(name)
             model = cls(**self._member_params(name, cls))
-            model.fit(self.history_)
+            model.fit(y)
         except Exception as exc:  # noqa: BLE001 - any member failure drops that member only
             self.dropped_[name] = f"{type(exc).__name__}: {exc}"
             log.warning("ensemble: dropping member %s (%s)", name, self.dropped_[name])
             self.notes_ = list(getattr(self, "notes_", [])) + [f"dropped member {name}: {self.dropped_[name]}"]
-            return None
+            return
         self.members_[name] = model
-        return model
 
     def _renormalise(self, weights: Mapping[str, float]) -> dict[str, float]:
         fitted = {k: w for k, w in weights.items() if k in self.members_}
         total = sum(fitted.values())
         return {k: w / total for k, w in fitted.items()} if total > 0 else {}
-
-    @property
-    def weights_(self) -> dict[str, float]:
-        """Forecast weights really used: renormalised over the forecasting members fitted so far
-        (forecast-only ones fit lazily, on the first forecast; members that cannot forecast get none)."""
-        forecasting = {k: w for k, w in self.configured_weights_.items() if get_model_class(k).is_forecaster}
-        return self._renormalise(forecasting)
 
     # ---- scores --------------------------------------------------------------------------------
     def _score(self, x: pd.Series) -> pd.Series:
@@ -249,33 +244,21 @@ class Ensemble(Forecaster):
         return members + int(getattr(self, "onset_rows_", 0))
 
     # ---- forecasts -----------------------------------------------------------------------------
-    def _forecasters(self) -> dict[str, PromcastModel]:
-        """The forecasting members with a forecast weight, fitted now if not yet (lazily)."""
-        out = {}
-        for name in self.configured_weights_:
-            if get_model_class(name).is_forecaster:
-                model = self._fit_member(name)
-                if model is not None:
-                    out[name] = model
-        return out
-
     def predict_at(self, index, interval: float = 0.95) -> pd.DataFrame:
         """Weighted mean of the forecasting members' forecasts and bands at ``index``."""
         self._check_fitted()
         interval_z(interval)
-        forecasters = self._forecasters()
-        if not forecasters:
+        weights = self.weights_
+        if not weights:
             names = ", ".join(self.configured_weights_)
             raise InputError(
                 f"this ensemble cannot forecast: none of its forecast members ({names}) is a forecaster that "
                 "could be fitted; give a forecaster such as prophet or lstm a weight"
             )
-        weights = self.weights_
-        total = sum(weights[k] for k in forecasters)
         combined = None
-        for name, member in forecasters.items():
-            frame = member.predict_at(index, interval)
-            part = frame[["yhat", "yhat_lower", "yhat_upper"]].to_numpy(dtype=float) * (weights[name] / total)
+        for name, weight in weights.items():
+            frame = self.members_[name].predict_at(index, interval)
+            part = frame[["yhat", "yhat_lower", "yhat_upper"]].to_numpy(dtype=float) * weight
             combined = part if combined is None else combined + part
         return forecast_frame(frame.index, combined[:, 0], combined[:, 1], combined[:, 2])
 
@@ -293,3 +276,6 @@ class Ensemble(Forecaster):
         state = dict(state)
         state["members_"] = {name: PromcastModel.from_bytes(data) for name, data in state["members_"].items()}
         super()._load_state(state)
+        if "weights_" not in state:  # stored before fit fitted every member: forecast with the members it holds
+            self.weights_ = self._renormalise(
+                {k: w for k, w in self.configured_weights_.items() if get_model_class(k).is_forecaster})

@@ -50,16 +50,17 @@ def test_default_members_and_weights():
     assert DEFAULT_WEIGHTS == {"prophet": 0.3, "lstm": 0.4, "iforest": 0.3}
     assert DEFAULT_SCORE_WEIGHTS == {"artime": 0.5, "cad_ose": 0.5}
     model = get_model("ensemble", fast=True).fit(daily_series(days=3))
-    # scoring members are fitted at once; forecast-only members on the first forecast
-    assert set(model.members_) == {"artime", "cad_ose"}
+    # fit fits every member used, scoring and forecasting; iforest does not forecast, so it is not fitted
+    assert set(model.members_) == {"prophet", "lstm", "artime", "cad_ose"}
     assert model.online, "an ensemble of online members is online"
     assert not get_model("ensemble", score_weights={"iforest": 1, "artime": 1}).online
     assert model.score_weights_ == pytest.approx(DEFAULT_SCORE_WEIGHTS)
     assert model.dropped_ == {}
     scores = model.score(later_with_spike())
     assert scores.iloc[40] > 0.99 and scores.iloc[40] == scores.max()
+    fitted = dict(model.members_)
     model.predict("1h")
-    assert set(model.members_) == {"prophet", "lstm", "artime", "cad_ose"}  # iforest does not forecast
+    assert model.members_ == fitted, "predict fits nothing"
     # weights_ reports what the forecast really uses: iforest cannot forecast, so its 0.3 is shared out
     assert model.weights_ == pytest.approx({"prophet": 0.3 / 0.7, "lstm": 0.4 / 0.7})
 
@@ -67,9 +68,11 @@ def test_default_members_and_weights():
 def test_member_that_cannot_fit_is_dropped_with_a_warning(caplog):
     flat = pd.Series(4.0, index=daily_series(days=2).index)
     with caplog.at_level(logging.WARNING, logger="promcast.models"):
-        model = get_model("ensemble", score_weights={"lstm": 0.4, "mad": 0.6}).fit(flat)
+        model = get_model("ensemble", score_weights={"lstm": 0.4, "mad": 0.6}, weights={"lstm": 0.4, "mad": 0.6}
+                          ).fit(flat)
     assert list(model.members_) == ["mad"]
     assert model.score_weights_ == {"mad": 1.0}
+    assert model.weights_ == {"mad": 1.0}, "weights_ reports the forecast weights really used"
     assert "flat" in model.dropped_["lstm"]
     assert any("lstm" in r.getMessage() and "dropping" in r.getMessage() for r in caplog.records)
     assert any("lstm" in note for note in model.notes_)
@@ -77,16 +80,17 @@ def test_member_that_cannot_fit_is_dropped_with_a_warning(caplog):
 
 def test_too_short_members_are_dropped_and_weights_renormalised():
     short = daily_series(days=0.25)  # 24 points: iforest needs 16, lstm 32
-    model = get_model("ensemble", score_weights={"lstm": 0.4, "iforest": 0.3, "mad": 0.3}).fit(short)
+    model = get_model("ensemble", score_weights={"lstm": 0.4, "iforest": 0.3, "mad": 0.3},
+                      weights={"mad": 1.0}).fit(short)
     assert set(model.members_) == {"iforest", "mad"}
     assert model.score_weights_ == pytest.approx({"iforest": 0.5, "mad": 0.5})
 
 
 def test_all_members_failing_falls_back_to_a_simpler_model():
     tiny = daily_series(days=0.1)  # 9 points
-    with pytest.raises(InsufficientHistory, match="no ensemble member"):
-        get_model("ensemble", score_weights={"lstm": 1.0, "iforest": 1.0}).fit(tiny)
-    model = fit_with_fallback("ensemble", tiny, score_weights={"lstm": 1.0, "iforest": 1.0})
+    with pytest.raises(InsufficientHistory, match="no ensemble scoring member"):
+        get_model("ensemble", score_weights={"lstm": 1.0, "iforest": 1.0}, weights=QUICK).fit(tiny)
+    model = fit_with_fallback("ensemble", tiny, score_weights={"lstm": 1.0, "iforest": 1.0}, weights=QUICK)
     assert model.name == "mad" and "ensemble" in model.fallback_reason_
 
 
@@ -107,16 +111,17 @@ def test_bad_weights_are_user_errors(weights, error, needle, param):
 @pytest.mark.parametrize("params", [{"onset": "soon"}, {"onset_margin": -1}, {"onset_margin": "x"}])
 def test_bad_onset_is_a_user_error(params):
     with pytest.raises(InputError, match="onset"):
-        get_model("ensemble", score_weights=QUICK, **params).fit(daily_series(days=1))
+        get_model("ensemble", score_weights=QUICK, weights=QUICK, **params).fit(daily_series(days=1))
 
 
 def test_bad_combine_is_a_user_error():
     with pytest.raises(InputError, match="combine"):
-        get_model("ensemble", score_weights=QUICK, combine="median").fit(daily_series(days=1))
+        get_model("ensemble", score_weights=QUICK, weights=QUICK, combine="median").fit(daily_series(days=1))
 
 
 def test_member_params_reach_the_member():
-    model = get_model("ensemble", score_weights={"iforest": 1.0}, member_params={"iforest": {"n_estimators": 7}})
+    model = get_model("ensemble", score_weights={"iforest": 1.0}, weights=QUICK,
+                      member_params={"iforest": {"n_estimators": 7}})
     model.fit(daily_series(days=1))
     assert len(model.members_["iforest"].forest_.estimators_) == 7
     assert model.members_["iforest"].seed == 0
@@ -124,17 +129,19 @@ def test_member_params_reach_the_member():
 
 # ---- scores ----------------------------------------------------------------------------------------
 def test_scores_combine_member_scores():
-    model = get_model("ensemble", score_weights=QUICK, combine="mean", onset=None).fit(daily_series(days=4))
+    model = get_model("ensemble", score_weights=QUICK, weights=QUICK, combine="mean", onset=None
+                      ).fit(daily_series(days=4))
     later = later_with_spike()
     members = model.member_scores(later)
     assert list(members.columns) == list(QUICK)
     weighted_mean = (members * pd.Series(model.score_weights_)).sum(axis=1).to_numpy()
     np.testing.assert_allclose(model.score(later).to_numpy(), weighted_mean)
-    pvalue = get_model("ensemble", score_weights=QUICK, onset=None).fit(daily_series(days=4)).score(later)
+    pvalue = get_model("ensemble", score_weights=QUICK, weights=QUICK, onset=None).fit(daily_series(days=4)
+                                                                                     ).score(later)
     expected = combine_scores({k: members[k].to_numpy() for k in members}, model.score_weights_, "pvalue")
     np.testing.assert_allclose(pvalue.to_numpy(), expected)
     # onset emphasis (the default) keeps the combined score only where it is a new high of the last 12h
-    onset = get_model("ensemble", score_weights=QUICK).fit(daily_series(days=4)).score(later)
+    onset = get_model("ensemble", score_weights=QUICK, weights=QUICK).fit(daily_series(days=4)).score(later)
     np.testing.assert_allclose(onset.to_numpy(), onset_scores(expected, PER_DAY // 2, 0.0))
 
 
@@ -148,12 +155,12 @@ def test_onset_keeps_new_highs_only():
 
 def test_scores_are_causal_and_deterministic():
     series = daily_series(days=4)
-    model = get_model("ensemble", score_weights=QUICK).fit(series)
+    model = get_model("ensemble", score_weights=QUICK, weights=QUICK).fit(series)
     later = later_with_spike(at=80)
     full = model.score(later)
     assert full.iloc[80] > 0.99
     pd.testing.assert_series_equal(model.score(later.iloc[:70]), full.iloc[:70])
-    again = get_model("ensemble", score_weights=QUICK).fit(series).score(later)
+    again = get_model("ensemble", score_weights=QUICK, weights=QUICK).fit(series).score(later)
     pd.testing.assert_series_equal(again, full)
     assert model.score_context() == max(m.score_context() for m in model.members_.values()) + PER_DAY // 2
 
@@ -178,7 +185,6 @@ def test_without_forecasting_members_predict_is_a_user_error():
 # ---- serialisation ---------------------------------------------------------------------------------
 def test_serialisation_stores_members_natively_and_round_trips():
     model = get_model("ensemble", weights={"lstm": 0.5, "iforest": 0.3, "mad": 0.2}).fit(daily_series(days=3))
-    model.predict("1h")  # fits the forecast-only members
     state = model._dump_state()
     assert set(state["members_"]) == {"lstm", "mad", "artime", "cad_ose"}
     assert all(isinstance(v, bytes) for v in state["members_"].values())
@@ -187,3 +193,15 @@ def test_serialisation_stores_members_natively_and_round_trips():
     later = later_with_spike()
     pd.testing.assert_series_equal(restored.score(later), model.score(later))
     pd.testing.assert_frame_equal(restored.predict("6h"), model.predict("6h"))
+
+
+def test_an_ensemble_stored_before_weights_were_fitted_still_loads():
+    """Ensembles stored by earlier versions have no ``weights_``: it is rebuilt from the members they hold."""
+    model = get_model("ensemble", weights=QUICK, score_weights=QUICK).fit(daily_series(days=3))
+    state = model._dump_state()
+    del state["weights_"], state["members_"]["seasonal_naive"]  # an old store: a forecast member never fitted
+    old = get_model("ensemble", weights=QUICK, score_weights=QUICK)
+    old._load_state(state)
+    assert old.weights_ == pytest.approx({"mad": 1.0})
+    pd.testing.assert_frame_equal(old.predict("1h"), model.members_["mad"].predict("1h"), check_freq=False,
+                                  check_names=False)
