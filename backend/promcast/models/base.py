@@ -159,6 +159,9 @@ class PromcastModel(BaseEstimator):
     cv_threshold: ClassVar[float | None] = None
     #: cheap hyper-parameters for the conformance suite and quick benchmarks
     fast_params: ClassVar[dict[str, Any]] = {}
+    #: hyper-parameters for an instance that only scores (walk-forward ``detect``, NAB): they drop what
+    #: scoring never uses (the ensemble's forecast members) without changing a single score
+    score_only_params: ClassVar[dict[str, Any]] = {}
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, series: pd.Series | pd.DataFrame) -> "PromcastModel":

@@ -17,6 +17,8 @@ Two sets of members with weights, each renormalised over the members that could 
   ``iforest``, are left out). ``fit`` fits every member used (scoring and forecasting, each once), so a
   fitted ensemble is complete: cached, counted and stored with all its members. ``weights_`` and
   ``score_weights_`` are the weights really used, renormalised over the members that could be fitted.
+  ``weights={}`` is a scoring-only ensemble (no forecast member is fitted; ``predict`` says so): what
+  walk-forward scoring (``detect``, NAB) uses (``score_only_params``), as scores never read a forecast.
 
 How scores combine (``combine``), all causal because each member's score is:
 
@@ -97,6 +99,8 @@ class Ensemble(Forecaster):
     #: median of the standard profile's four training-fold thresholds (``promcast evaluate --nab
     #: ../shared/data/nab --model ensemble --cv 4``: 0.6212, 0.6212, 0.5110, 0.6212), default settings
     cv_threshold: ClassVar[float | None] = 0.6212
+    #: walk-forward scoring fits no forecast member (an LSTM fit per series for nothing)
+    score_only_params: ClassVar[dict[str, Any]] = {"weights": {}}
 
     def __init__(self, weights: Mapping[str, float] | None = None, combine: str = "pvalue",
                  member_params: Mapping[str, Mapping[str, Any]] | None = None, fast: bool = False, seed: int = 0,
@@ -136,7 +140,9 @@ class Ensemble(Forecaster):
         return out
 
     def _weights(self) -> dict[str, float]:
-        """The forecast weights, validated."""
+        """The forecast weights, validated; an explicit empty mapping means a scoring-only ensemble."""
+        if isinstance(self.weights, Mapping) and not self.weights:
+            return {}
         return self._check_weights(DEFAULT_WEIGHTS if self.weights is None else self.weights, "weights")
 
     def _score_weights(self) -> dict[str, float]:
@@ -250,7 +256,7 @@ class Ensemble(Forecaster):
         interval_z(interval)
         weights = self.weights_
         if not weights:
-            names = ", ".join(self.configured_weights_)
+            names = ", ".join(self.configured_weights_) or "none: a scoring-only ensemble, weights {}"
             raise InputError(
                 f"this ensemble cannot forecast: none of its forecast members ({names}) is a forecaster that "
                 "could be fitted; give a forecaster such as prophet or lstm a weight"

@@ -42,8 +42,8 @@ def walk_forward_scores(
     model's ``min_points``). ``train_window`` bounds each fit to the most recent history (speed).
     Models too short for the named one fall back to simpler ones (logged once per run).
     """
-    params = dict(params or {})
     cls = get_model_class(model_name)
+    params = {**cls.score_only_params, **(params or {})}
     online = bool(get_model(model_name, **params).online)  # an ensemble is online when its members are
     refit = to_timedelta(refit_every, what="refit_every")
     window = to_timedelta(train_window, what="train_window") if train_window is not None else None

@@ -182,6 +182,26 @@ def test_without_forecasting_members_predict_is_a_user_error():
         model.predict("1h")
 
 
+def test_scoring_only_ensemble_fits_no_forecast_member_and_scores_the_same():
+    y = daily_series(days=3)
+    lean = get_model("ensemble", weights={}).fit(y)
+    full = get_model("ensemble", weights={"seasonal_naive": 1.0}).fit(y)
+    assert set(lean.members_) == set(DEFAULT_SCORE_WEIGHTS) and lean.weights_ == {}
+    assert "seasonal_naive" in full.members_
+    pd.testing.assert_series_equal(lean.score(y), full.score(y))
+    with pytest.raises(InputError, match="cannot forecast"):
+        lean.predict("1h")
+
+
+def test_walk_forward_scores_with_a_scoring_only_ensemble():
+    from promcast.models.walkforward import walk_forward_scores
+
+    y = daily_series(days=3)
+    lean = walk_forward_scores("ensemble", y)  # score_only_params: weights {}
+    full = walk_forward_scores("ensemble", y, params={"weights": {"seasonal_naive": 1.0}})
+    pd.testing.assert_series_equal(lean, full)
+
+
 # ---- serialisation ---------------------------------------------------------------------------------
 def test_serialisation_stores_members_natively_and_round_trips():
     model = get_model("ensemble", weights={"lstm": 0.5, "iforest": 0.3, "mad": 0.2}).fit(daily_series(days=3))
