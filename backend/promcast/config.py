@@ -19,6 +19,7 @@ import yaml
 
 from .durations import parse_duration
 from .errors import ConfigError, InputError
+from .sources.spec import PrometheusSettings, SourceSpec, resolve_source
 
 log = logging.getLogger(__name__)
 
@@ -34,25 +35,6 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 16
-
-
-@dataclass(frozen=True)
-class PrometheusSettings:
-    url: str | None = None
-    timeout: float = 30.0
-    retries: int = 3
-    bearer_token: str | None = None
-    username: str | None = None
-    password: str | None = None
-    headers: dict = field(default_factory=dict)
-    path_prefix: str = ""
-    #: points per query_range request (promcast halves it when a store says a window is too large)
-    max_points_per_request: int = 10_000
-    #: extra URL parameters on every call, e.g. Thanos' {max_source_resolution: auto}
-    query_params: dict = field(default_factory=dict)
-    #: upstream requests in flight at once; keep it below server.threads so /healthz and /metrics
-    #: always find a free thread while Prometheus is slow
-    max_in_flight: int = 8
 
 
 @dataclass(frozen=True)
@@ -142,6 +124,11 @@ class Settings:
     prefit: PrefitSettings = field(default_factory=PrefitSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     log_level: str = "info"
+
+    def source_spec(self, choice: str | None = None, **kwargs: Any) -> SourceSpec:
+        """The source these settings name (see :func:`~promcast.sources.spec.resolve_source`)."""
+        kwargs.setdefault("demo_now", self.demo.now)
+        return resolve_source(self.prometheus, choice=choice, **kwargs)
 
 
 def _positive_int(value: Any) -> int:

@@ -31,10 +31,12 @@ def _canonical_params(params: Mapping[str, Any] | None) -> str:
     return json.dumps(dict(params or {}), sort_keys=True, separators=(",", ":"), default=repr)
 
 
-def store_key(expr: str, labels: Mapping[str, str], model: str, params: Mapping[str, Any] | None = None) -> str:
-    """The file stem of one entry: a hash of expression, label set, model name and parameters."""
-    text = json.dumps([expr.strip(), sorted(labels.items()), model, _canonical_params(params)],
-                      separators=(",", ":"))
+def store_key(expr: str, labels: Mapping[str, str], model: str, params: Mapping[str, Any] | None = None,
+              source: str = "") -> str:
+    """The file stem of one entry: a hash of source identity, expression, label set, model and parameters
+    (two tenants behind one URL fit the same expression into different entries)."""
+    parts = [expr.strip(), sorted(labels.items()), model, _canonical_params(params)]
+    text = json.dumps([source, *parts] if source else parts, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -91,9 +93,10 @@ class ModelStore:
             raise InputError(f"cannot read model store index {str(path)!r}: {exc}; refit with promcast fit "
                              "or remove the directory") from exc
 
-    def get(self, expr: str, labels: Mapping[str, str], model: str, params: Mapping[str, Any] | None = None):
-        """The stored fitted model for this key, or None when there is none."""
-        key = store_key(expr, labels, model, params)
+    def get(self, expr: str, labels: Mapping[str, str], model: str, params: Mapping[str, Any] | None = None,
+            source: str = ""):
+        """The stored fitted model for this key (``source``: the fitting source's identity), or None."""
+        key = store_key(expr, labels, model, params, source)
         if key not in self.entries():
             return None
         return self.load(key)
@@ -116,7 +119,7 @@ class ModelStore:
         entries = self.entries()
         written = []
         for entry, data in items:
-            key = store_key(entry.expr, entry.labels, entry.model, entry.params)
+            key = store_key(entry.expr, entry.labels, entry.model, entry.params, entry.meta.get("source", ""))
             entry = StoreEntry(key, entry.expr, dict(entry.labels), entry.model, dict(entry.params),
                                {**entry.meta, "stored_at": time.time()})
             atomic_write_bytes(self.directory / f"{key}{SUFFIX}", data)

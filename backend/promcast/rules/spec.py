@@ -23,6 +23,7 @@ from ..errors import BadQueryError, ConfigError, InputError
 from ..promql_bounds import check_promql
 from ..quantities import QUANTITY as _QUANTITY, UNITS as _UNITS
 from ..promql import parse as parse_promql_ast
+from ..validation import HEADROOM, SENSITIVITY, Limit
 
 API_VERSION = "promcast/v1"
 KIND = "RuleSpec"
@@ -48,8 +49,8 @@ class SpecError(ConfigError):
 
 # ------------------------------------------------------------------------------------------ the model
 @dataclass(frozen=True)
-class SourceSpec:
-    """Where history comes from: Prometheus (``prometheus_url``), CSV files or the embedded demo."""
+class SpecSource:
+    """A RuleSpec's ``source`` section (resolved by :func:`promcast.sources.spec.resolve_source`)."""
 
     prometheus_url: str | None = None
     csv: tuple[Path, ...] = ()
@@ -85,7 +86,7 @@ class RuleSpec:
     namespace: str | None
     object_labels: Mapping[str, str]
     object_annotations: Mapping[str, str]
-    source: SourceSpec
+    source: SpecSource
     targets: tuple[Target, ...]
     #: the spec file's name (no directory), for generated-file headers
     file_name: str = "spec.yaml"
@@ -150,6 +151,12 @@ def _for(value: Any, ctx: _Ctx) -> pd.Timedelta:
     if str(value).strip() in ("0", "0s", "0m", "0h"):
         return pd.Timedelta(0)
     return _duration(value, ctx, "for")
+
+
+def _limited(value: Any, ctx: _Ctx, limit: Limit) -> float:
+    """A number within one of the shared limits (:mod:`promcast.validation`)."""
+    return _number(value, ctx, limit.name, low=limit.low, high=limit.high, low_open=limit.low_open,
+                   high_open=limit.high_open)
 
 
 def _number(value: Any, ctx: _Ctx, field_name: str, *, low: float | None = None, high: float | None = None,
@@ -300,7 +307,7 @@ def _anomaly(data: Mapping, ctx: _Ctx) -> dict:
     return {
         "mode": mode,
         "model": _model(data.get("model", _default_forecaster()), ctx),
-        "sensitivity": _number(data.get("sensitivity", 3), ctx, "sensitivity", low=0, high=20, low_open=True),
+        "sensitivity": _limited(data.get("sensitivity", 3), ctx, SENSITIVITY),
         "severity": severity,
     }
 
@@ -310,7 +317,7 @@ def _capacity(data: Mapping, ctx: _Ctx) -> dict:
         raise ctx.error("missing required field 'capacity' (the load the service can take, in the unit of 'expr')")
     return {
         "capacity": _number(data["capacity"], ctx, "capacity", low=0, low_open=True, quantity=True),
-        "headroom": _number(data.get("headroom", 0.2), ctx, "headroom", low=0, high=1, high_open=True),
+        "headroom": _limited(data.get("headroom", 0.2), ctx, HEADROOM),
         "horizon": _duration(data.get("horizon", "30d"), ctx, "horizon"),
         "model": _model(data.get("model", "prophet"), ctx),
         "unit_cost": _number(data["unit_cost"], ctx, "unit_cost", low=0) if "unit_cost" in data else None,
@@ -408,7 +415,7 @@ def parse_spec(data: Any, *, origin: str = "spec", base_dir: str | os.PathLike =
     )
 
 
-def _source(value: Any, ctx: _Ctx, base_dir: Path) -> SourceSpec:
+def _source(value: Any, ctx: _Ctx, base_dir: Path) -> SpecSource:
     data = _mapping(value, ctx, "source")
     _check_fields(data, ("prometheus_url", "history", "step", "end", "csv", "demo"), ctx)
     url = data.get("prometheus_url")
@@ -438,10 +445,10 @@ def _source(value: Any, ctx: _Ctx, base_dir: Path) -> SourceSpec:
     if step * 20 > history:
         raise ctx.error(f"field 'step': {data.get('step', '5m')} is too coarse for a history of "
                         f"{data.get('history', '14d')}; give at least 20 steps of history")
-    return SourceSpec(prometheus_url=url, csv=csv_paths, demo=demo, history=history, step=step, end=end)
+    return SpecSource(prometheus_url=url, csv=csv_paths, demo=demo, history=history, step=step, end=end)
 
 
-def _target(raw: Any, index: int, ctx: _Ctx, source: SourceSpec, default_for, default_labels,
+def _target(raw: Any, index: int, ctx: _Ctx, source: SpecSource, default_for, default_labels,
             default_annotations, default_interval) -> Target:
     name_hint = raw.get("name") if isinstance(raw, Mapping) and isinstance(raw.get("name"), str) else None
     tctx = ctx.at(f"target {name_hint!r}" if name_hint else f"target #{index + 1}")
@@ -479,5 +486,5 @@ def _target(raw: Any, index: int, ctx: _Ctx, source: SourceSpec, default_for, de
     )
 
 
-__all__ = ["API_VERSION", "KINDS", "RuleSpec", "SourceSpec", "SpecError", "Target", "load_spec", "parse_spec",
+__all__ = ["API_VERSION", "KINDS", "RuleSpec", "SpecSource", "SpecError", "Target", "load_spec", "parse_spec",
            "parse_promql"]

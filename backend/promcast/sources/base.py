@@ -46,6 +46,12 @@ class Source(abc.ABC):
     #: short human name used in messages, e.g. "Prometheus at http://...".
     description: str = "source"
 
+    @property
+    def identity(self) -> str:
+        """Which data this source serves: model cache and store keys name their source by it (a
+        Prometheus source adds path prefix, query parameters and a digest of its tenant headers)."""
+        return self.description
+
     @abc.abstractmethod
     def query_range(
         self, expr: str, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta

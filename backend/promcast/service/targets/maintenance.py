@@ -32,7 +32,7 @@ from ...quantities import parse_quantity
 from ...sources.base import History
 from ..fitting import FIT_POINTS, MIN_FIT_STEP
 from ..frames import field_name, legends, series_frame, table_frame, thin
-from ..promql_filters import add_matchers
+from ...promql_filters import add_matchers
 from ..request import Payload, TargetQuery, capped_duration, notice
 from ..timegrid import floor_time, grid_start, nice_step
 from .base import PayloadField, QueryContext, Target, TargetResult, no_series
@@ -173,7 +173,7 @@ class MaintenanceTarget(Target):
         return TargetResult(frames, notices)
 
     def _fitted(self, ctx: QueryContext, expr: str, window: Window, options: Mapping[str, Any]) -> Fitted:
-        key = (ctx.source.description, self.name, expr, tuple(sorted(options.items())), window.history.value,
+        key = (ctx.source.identity, self.name, expr, tuple(sorted(options.items())), window.history.value,
                window.step.value, window.end_key)
 
         def fit() -> Fitted:

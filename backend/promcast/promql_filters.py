@@ -17,11 +17,11 @@ from typing import Iterable, Sequence
 
 import promql_parser
 
-from ..errors import BadQueryError, InputError
-from ..promql import parse as parse_promql
-from ..promql import skip_comment as _skip_comment
-from ..promql import skip_string as _skip_string
-from ..promql_bounds import check_promql
+from .errors import BadQueryError, InputError
+from .promql import parse as parse_promql
+from .promql import skip_comment as _skip_comment
+from .promql import skip_string as _skip_string
+from .promql_bounds import check_promql
 
 #: Grafana ad hoc operators -> PromQL matcher operators (``=|`` / ``!=|`` are Grafana 10's "one of")
 _OPERATORS = {"=": "=", "!=": "!=", "=~": "=~", "!~": "!~", "=|": "=~", "!=|": "!~"}
