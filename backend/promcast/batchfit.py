@@ -19,7 +19,7 @@ import pandas as pd
 from .errors import InputError
 from .executors import Executor
 from .failures import SeriesFailure
-from .sources.base import History, Source, format_labels
+from .sources.base import History, Labelled, Source, format_labels
 from .sources.spec import SourceSpec
 from .store import ModelStore, StoreEntry
 
@@ -28,7 +28,7 @@ DISCOVERY_POINTS = 48
 
 
 @dataclass(frozen=True)
-class FitTask:
+class FitTask(Labelled):
     """One series to fit: everything a worker needs, as plain data."""
 
     source: SourceSpec
@@ -45,10 +45,6 @@ class FitTask:
     #: settings-driven parameters used in the fit but not part of the series' identity (the service's
     #: ensemble weights, which its cache keys leave out too)
     extra_params: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def legend(self) -> str:
-        return format_labels(self.labels)
 
 
 @dataclass(frozen=True)

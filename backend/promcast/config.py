@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from .durations import parse_duration
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, yaml_problem
 from .sources.spec import PrometheusSettings, SourceSpec, resolve_source
 
 log = logging.getLogger(__name__)
@@ -371,10 +371,7 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from exc
+        raise ConfigError(f"config file {path} is not valid YAML{yaml_problem(exc)}") from exc
     if data is None:
         return {}
     if not isinstance(data, Mapping):

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 from .atomic import atomic_write_bytes, atomic_write_text, remove_stale_temp_files
 from .errors import InputError
-from .sources.base import format_labels
+from .sources.base import Labelled
 
 INDEX = "index.json"
 SUFFIX = ".model"
@@ -41,7 +41,7 @@ def store_key(expr: str, labels: Mapping[str, str], model: str, params: Mapping[
 
 
 @dataclass(frozen=True)
-class StoreEntry:
+class StoreEntry(Labelled):
     """What the index says about one stored model (``meta``: history window, fit time, fallback)."""
 
     key: str
@@ -50,10 +50,6 @@ class StoreEntry:
     model: str
     params: Mapping[str, Any] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def legend(self) -> str:
-        return format_labels(self.labels)
 
     def as_json(self) -> dict[str, Any]:
         return {"expr": self.expr, "labels": dict(self.labels), "model": self.model,

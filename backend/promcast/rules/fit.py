@@ -12,12 +12,12 @@ import pandas as pd
 
 from ..errors import PromcastError
 from ..failures import SeriesFailure
-from ..sources.base import History, Source, format_labels
+from ..sources.base import History, Labelled, Source
 from .spec import Target
 
 
 @dataclass(frozen=True)
-class SeriesFit:
+class SeriesFit(Labelled):
     """What promcast learned for one series.
 
     ``params`` is what the rules embed (hashable: equal params share rule terms); ``numbers`` are the
@@ -29,10 +29,6 @@ class SeriesFit:
     params: Hashable
     numbers: Mapping[str, Any] = field(default_factory=dict)
     shape: Mapping[str, float] = field(default_factory=dict)
-
-    @property
-    def legend(self) -> str:
-        return format_labels(self.labels)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Callable, Mapping, Sequence
 import pandas as pd
 import promql_parser
 from ..promql import parse as parse_promql
+from ..promql import quote_string
 
 #: every function Prometheus 2.42 knows; generated rules must stay within it (3.x renamed some)
 PROMETHEUS_2_42_FUNCTIONS = frozenset("""
@@ -71,9 +72,7 @@ def seconds(value: pd.Timedelta) -> str:
     return num(pd.Timedelta(value).total_seconds(), sig=12)
 
 
-def string(value: str) -> str:
-    """A double-quoted PromQL string."""
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+string = quote_string  # the rule kinds' short name for a double-quoted PromQL string
 
 
 def regex_escape(value: str) -> str:

@@ -19,7 +19,7 @@ import promql_parser
 import yaml
 
 from ..durations import parse_duration, parse_time
-from ..errors import BadQueryError, ConfigError, InputError
+from ..errors import BadQueryError, ConfigError, InputError, yaml_problem
 from ..promql_bounds import check_promql
 from ..quantities import QUANTITY as _QUANTITY, UNITS as _UNITS
 from ..promql import parse as parse_promql_ast
@@ -358,9 +358,7 @@ def load_spec(path: str | os.PathLike) -> RuleSpec:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or 'invalid YAML'}") from None
+        raise SpecError(f"{path}: not valid YAML{yaml_problem(exc)}") from None
     return parse_spec(data, origin=str(path), base_dir=path.parent, file_name=path.name)
 
 

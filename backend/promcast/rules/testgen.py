@@ -23,6 +23,7 @@ import pandas as pd
 import promql_parser
 
 from .model import InputSeries
+from ..promql import escape_string as _escape
 from ..promql import parse as parse_promql
 
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
@@ -213,10 +214,6 @@ def _series_text(selector, labels: Mapping[str, str]) -> str:
 def series_text(name: str, labels: Mapping[str, str]) -> str:
     inner = ", ".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()) if k != "__name__")
     return f"{name}{{{inner}}}" if inner else name
-
-
-def _escape(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 # ------------------------------------------------------------------------------------------ annotations

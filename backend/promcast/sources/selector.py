@@ -15,6 +15,7 @@ import promql_parser
 import re2
 
 from ..errors import BadQueryError
+from ..promql import escape_string as _escape
 from ..promql import parse as parse_promql
 from ..promql_bounds import check_promql
 
@@ -160,5 +161,3 @@ def compile_label_regex(pattern: str, label: str = "label"):
         raise BadQueryError(f"bad PromQL: regex {pattern!r} for label {label!r}: {reason}") from exc
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
