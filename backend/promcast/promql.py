@@ -35,6 +35,22 @@ def raw_strings_as_quoted(expr: str) -> str:
     return _TOKENS.sub(lambda m: quote_string(m.group(0)[1:-1]) if m.group(0).startswith("`") else m.group(0), expr)
 
 
+#: matcher operators as PromQL writes them, by promql-parser's MatchOp member name
+MATCH_OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
+
+
+def match_op(matcher) -> str:
+    """A parsed matcher's operator as PromQL writes it (``=~``)."""
+    return MATCH_OPS[str(matcher.op).rsplit(".", 1)[-1]]
+
+
+def unwrap_parens(node):
+    """``node`` without the parentheses around it: ``(foo)`` is ``foo``."""
+    while isinstance(node, promql_parser.ParenExpr):
+        node = node.expr
+    return node
+
+
 def skip_string(text: str, i: int) -> int:
     """The index just past the string literal that starts at ``text[i]`` (a quote or a backtick); the end of
     ``text`` when it is unterminated. Raw strings (backticks) have no escapes."""

@@ -21,13 +21,13 @@ from .errors import BadQueryError, InputError
 from .promql import escape_string as _escape
 from .promql import parse as parse_promql
 from .promql import skip_comment as _skip_comment
-from .promql import skip_literal
+from .promql import MATCH_OPS, skip_literal
 from .promql import skip_string as _skip_string
 from .promql_bounds import check_promql
 
 #: Grafana ad hoc operators -> PromQL matcher operators (``=|`` / ``!=|`` are Grafana 10's "one of")
 _OPERATORS = {"=": "=", "!=": "!=", "=~": "=~", "!~": "!~", "=|": "=~", "!=|": "!~"}
-_MATCH_OPS = {"=": "Equal", "!=": "NotEqual", "=~": "Re", "!~": "NotRe"}
+_MATCH_OPS = {op: member for member, op in MATCH_OPS.items()}  # "=~" -> "Re"
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 # words that are never a metric name where they appear (PromQL keywords are case-insensitive)

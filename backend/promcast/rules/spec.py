@@ -23,6 +23,7 @@ from ..errors import BadQueryError, ConfigError, InputError, yaml_problem
 from ..promql_bounds import check_promql
 from ..quantities import QUANTITY as _QUANTITY, UNITS as _UNITS
 from ..promql import parse as parse_promql_ast
+from ..promql import unwrap_parens
 from ..validation import HEADROOM, SENSITIVITY, Limit
 
 API_VERSION = "promcast/v1"
@@ -226,9 +227,7 @@ def parse_promql(expr: Any, ctx: _Ctx, field_name: str) -> str:
         node = parse_promql_ast(text)
     except (ValueError, TypeError) as exc:
         raise ctx.error(f"field {field_name!r}: bad PromQL {_one_line(text)!r}: {_one_line(str(exc))}") from None
-    inner = node
-    while isinstance(inner, promql_parser.ParenExpr):
-        inner = inner.expr
+    inner = unwrap_parens(node)
     if isinstance(inner, (promql_parser.MatrixSelector, promql_parser.SubqueryExpr)):
         raise ctx.error(f"field {field_name!r}: {text!r} is a range vector; give an instant vector "
                         "(promcast chooses the ranges itself), e.g. drop the [5m]")

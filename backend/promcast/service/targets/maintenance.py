@@ -91,13 +91,16 @@ def quantity(payload: Payload, key: str, *, hint: str) -> float | None:
     return value
 
 
-def one_of(payload: Payload, number_key: str, expr_key: str, *, what: str, example: str) -> None:
-    """Exactly one of ``number_key`` and ``expr_key`` must be set."""
+def number_or_expr(ctx: QueryContext, payload: Payload, number_key: str, expr_key: str, *, what: str,
+                   example: str, hint: str) -> dict[str, Any]:
+    """A limit given once for all series (``number_key``, a quantity) or per series (``expr_key``, PromQL
+    with the ad hoc filters added): exactly one of the two, as predictor options."""
     given = [k for k in (number_key, expr_key) if payload.text(k) is not None]
     if len(given) == 2:
         raise InputError(f"give either payload.{number_key} or payload.{expr_key}, not both")
     if not given:
         raise InputError(f"payload.{number_key} or payload.{expr_key} is required: {what}, e.g. {example}")
+    return {number_key: quantity(payload, number_key, hint=hint), expr_key: other_expr(ctx, payload, expr_key)}
 
 
 def other_expr(ctx: QueryContext, payload: Payload, key: str) -> str | None:
@@ -251,4 +254,4 @@ def prediction_table(kind: str, ordered: Sequence[Prediction], ref_id: str) -> d
 
 
 __all__ = ["DEFAULT_HISTORY", "HISTORY", "Fitted", "MaintenanceTarget", "Window",
-           "cell", "label_columns", "one_of", "other_expr", "prediction_table", "quantity"]
+           "cell", "label_columns", "number_or_expr", "other_expr", "prediction_table", "quantity"]
