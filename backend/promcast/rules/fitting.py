@@ -32,41 +32,39 @@ _BATCH = 64
 def run_jobs(jobs: Sequence[SeriesJob], *, executor: str = "local", scheduler: str | None = None,
              progress: bool = True) -> list[SeriesFit | SeriesFailure]:
     """Run every job on a :mod:`promcast.executors` executor (a local process pool, or Dask); a job that
-    raises becomes a :class:`SeriesFailure` (reported, not fatal). Results come back in job order."""
-    from ..executors import make_executor
+    raises becomes a :class:`SeriesFailure` (reported, not fatal) through the executors' one conversion
+    (:func:`~promcast.executors.call_task`). Results come back in job order."""
+    from ..executors import call_task, make_executor
 
     if executor not in ("local", "dask"):
         raise InputError(f"unknown executor {executor!r}; use local or dask")
     bar = _progress_bar(len(jobs), progress)
     out: list[SeriesFit | SeriesFailure] = []
+
+    def collect(batch: Sequence[SeriesJob], results) -> None:
+        for job, result in zip(batch, results):
+            out.append(result.value if result.ok else SeriesFailure(job.target, job.legend, result.error))
+        if bar is not None:
+            bar.update(len(batch))
+
     try:
         if executor == "local" and len(jobs) < LOCAL_POOL_MIN_JOBS:
-            for job in jobs:
-                out.append(run_job(job))
-                if bar is not None:
-                    bar.update(1)
+            for i, job in enumerate(jobs):
+                collect([job], [call_task(run_job, job, i)])
             return out
         with make_executor(executor, scheduler) as pool:
             for start in range(0, len(jobs), _BATCH):
                 batch = jobs[start:start + _BATCH]
-                for job, result in zip(batch, pool.map(run_job, batch)):
-                    out.append(result.value if result.ok else SeriesFailure(job.target, job.legend, result.error))
-                if bar is not None:
-                    bar.update(len(batch))
+                collect(batch, pool.map(run_job, batch))
         return out
     finally:
         if bar is not None:
             bar.close()
 
 
-def run_job(job: SeriesJob) -> SeriesFit | SeriesFailure:
-    try:
-        return job.func(*job.args)
-    except PromcastError as exc:
-        return SeriesFailure(job.target, job.legend, str(exc))
-    except (ValueError, ArithmeticError, TypeError, KeyError, IndexError, RuntimeError) as exc:
-        # a predictor tripping over odd data must not take the other series down
-        return SeriesFailure(job.target, job.legend, f"{type(exc).__name__}: {exc}")
+def run_job(job: SeriesJob) -> SeriesFit:
+    """One job (module-level, so a pool or a Dask worker can run it)."""
+    return job.func(*job.args)
 
 
 def _progress_bar(total: int, enabled: bool):
