@@ -140,36 +140,23 @@ def _positive_int(value: Any) -> int:
     return number
 
 
-def _port(value: Any) -> int:
-    number = _positive_int(value)
-    if number > 65535:
-        raise ValueError
-    return number
+def _checked(parse: Callable[[Any], Any], ok: Callable[[Any], bool]) -> Callable[[Any], Any]:
+    """A converter: ``parse`` the value (never a bool), then ValueError unless ``ok`` accepts it."""
+    def convert(value: Any):
+        if isinstance(value, bool):
+            raise ValueError
+        number = parse(value)
+        if not ok(number):
+            raise ValueError
+        return number
+
+    return convert
 
 
-def _max_points(value: Any) -> int:
-    number = _positive_int(value)
-    if number > 11_000:
-        raise ValueError
-    return number
-
-
-def _non_negative_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError
-    number = int(str(value).strip())
-    if number < 0:
-        raise ValueError
-    return number
-
-
-def _positive_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError
-    number = float(str(value).strip())
-    if not number > 0 or number == float("inf"):
-        raise ValueError
-    return number
+_port = _checked(_positive_int, lambda n: n <= 65535)
+_max_points = _checked(_positive_int, lambda n: n <= 11_000)  # Prometheus' limit per query_range
+_non_negative_int = _checked(lambda v: int(str(v).strip()), lambda n: n >= 0)
+_positive_float = _checked(lambda v: float(str(v).strip()), lambda n: 0 < n < float("inf"))
 
 
 def _seconds(value: Any) -> float:
