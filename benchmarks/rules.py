@@ -32,7 +32,7 @@ import _common  # noqa: F401 - puts backend/ and tests/ on sys.path
 import numpy as np
 import pandas as pd
 
-from promcast.rules.fit import fit_spec
+from promcast.rules.fitting import fit_spec
 from promcast.rules.generate import generate_rules
 from promcast.rules.kinds.disk import KEYS as DISK_KEYS
 from promcast.rules.render import render

@@ -16,10 +16,11 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from .config import PrometheusSettings, Settings
 from .errors import InputError
 from .executors import Executor
-from .sources.base import History, Source, format_labels
+from .failures import SeriesFailure
+from .sources.base import History, Labelled, Source, format_labels
+from .sources.spec import SourceSpec
 from .store import ModelStore, StoreEntry
 
 #: the discovery query asks for about this many points per series, whatever the step
@@ -27,50 +28,7 @@ DISCOVERY_POINTS = 48
 
 
 @dataclass(frozen=True)
-class SourceSpec:
-    """How a worker opens the source: plain settings (picklable), never an open connection.
-
-    The demo source is pinned to the client's ``now`` so every process generates the same data.
-    """
-
-    kind: str  # "prometheus" | "demo"
-    prometheus: PrometheusSettings | None = None
-    now: pd.Timestamp | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, kind: str | None = None) -> "SourceSpec":
-        if kind == "demo":
-            from .sources.demo import DemoSource
-
-            return cls("demo", now=DemoSource(now=settings.demo.now).now)
-        if not settings.prometheus.url:
-            raise InputError("no history source: give --prometheus-url URL or --source demo")
-        return cls("prometheus", prometheus=settings.prometheus)
-
-    @classmethod
-    def for_source(cls, source: Source, settings: Settings) -> "SourceSpec":
-        """The spec that reopens ``source`` in a worker (the service's source, for its pre-fits)."""
-        from .sources.demo import DemoSource
-        from .sources.prometheus import PrometheusSource
-
-        if isinstance(source, DemoSource):
-            return cls("demo", now=source.now)
-        if isinstance(source, PrometheusSource):
-            return cls.from_settings(settings)
-        raise InputError(f"batch fits need a Prometheus or demo source, not {source.description}")
-
-    def open(self) -> Source:
-        from .sources.factory import make_source
-
-        if self.kind == "demo":
-            from .sources.demo import DemoSource
-
-            return DemoSource(now=self.now)
-        return make_source(Settings(prometheus=self.prometheus))
-
-
-@dataclass(frozen=True)
-class FitTask:
+class FitTask(Labelled):
     """One series to fit: everything a worker needs, as plain data."""
 
     source: SourceSpec
@@ -81,15 +39,12 @@ class FitTask:
     start: pd.Timestamp
     end: pd.Timestamp
     step: pd.Timedelta
-    #: the source's description (the service's cache keys name their source by it)
+    #: the source's identity (:attr:`~promcast.sources.base.Source.identity`): store and cache keys name
+    #: their source by it
     source_name: str = ""
     #: settings-driven parameters used in the fit but not part of the series' identity (the service's
     #: ensemble weights, which its cache keys leave out too)
     extra_params: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def legend(self) -> str:
-        return format_labels(self.labels)
 
 
 @dataclass(frozen=True)
@@ -107,7 +62,7 @@ class FitOutput:
 @dataclass
 class FitSummary:
     stored: list[StoreEntry] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (series legend, message)
+    failures: list[SeriesFailure] = field(default_factory=list)
     outputs: list[FitOutput] = field(default_factory=list)
     #: the task of each output (same order)
     fitted_tasks: list[FitTask] = field(default_factory=list)
@@ -119,8 +74,8 @@ class FitSummary:
         fallbacks = [o for o in self.outputs if o.fallback_reason]
         for o in fallbacks:
             out.append(f"  {format_labels(o.labels)}: {o.fallback_reason}")
-        for legend, message in self.failures:
-            out.append(f"  failed {legend}: {message}")
+        for failure in self.failures:
+            out.append(f"  failed {failure.series}: {failure.message}")
         return out
 
 
@@ -149,7 +104,7 @@ def plan(spec: SourceSpec, source: Source, expr: str, model: str, params: Mappin
     labels = discover(source, expr, start, end, step)
     if not labels:
         raise InputError(f"{expr!r} matched no series with data in that range on {source.description}")
-    return [FitTask(spec, expr, dict(l), model, params, start, end, step, source.description, extra)
+    return [FitTask(spec, expr, dict(l), model, params, start, end, step, source.identity, extra)
             for l in labels]
 
 
@@ -169,7 +124,7 @@ def _source(spec: SourceSpec) -> Source:
 
 def series_expr(expr: str, labels: Mapping[str, str]) -> str:
     """``expr`` narrowed to one series: its labels as matchers on every selector."""
-    from .service.promql_filters import LabelMatcher, add_matchers
+    from .promql_filters import LabelMatcher, add_matchers
 
     matchers = [LabelMatcher(k, "=", v) for k, v in sorted(labels.items()) if k != "__name__"]
     return add_matchers(expr, matchers) if matchers else expr
@@ -215,7 +170,7 @@ def run_fits(tasks: Sequence[FitTask], executor: Executor, store: ModelStore | N
     items = []
     for task, result in zip(tasks, results):
         if not result.ok:
-            summary.failures.append((task.legend, result.error))
+            summary.failures.append(SeriesFailure(task.expr, task.legend, result.error))
             continue
         out: FitOutput = result.value
         summary.outputs.append(out)
@@ -229,5 +184,5 @@ def run_fits(tasks: Sequence[FitTask], executor: Executor, store: ModelStore | N
     return summary
 
 
-__all__ = ["FitOutput", "FitSummary", "FitTask", "SourceSpec", "discover", "fit_series", "plan", "run_fits",
+__all__ = ["FitOutput", "FitSummary", "FitTask", "discover", "fit_series", "plan", "run_fits",
            "series_expr"]

@@ -221,14 +221,9 @@ def _history_end(args, source):
 
 def _source_from_args(args, settings):
     """The source an --expr is fetched from: --source demo, --prometheus-url or the configured URL."""
-    from .sources.factory import make_source
-
-    if args.source == "demo":
-        return make_source(settings, "demo")
-    if not settings.prometheus.url:
-        raise InputError("no history source: give --prometheus-url URL, --source demo"
-                         + (" or --input F.csv" if hasattr(args, "input") else ""))
-    return make_source(settings)
+    missing = ("no history source: give --prometheus-url URL, --source demo"
+               + (" or --input F.csv" if hasattr(args, "input") else ""))
+    return settings.source_spec(args.source, missing=missing).open()
 
 
 def load_histories(args, settings):
@@ -456,7 +451,9 @@ def _cmd_predict(args) -> int:
     settings = _settings(args, **{"prometheus.url": args.prometheus_url})
     options: dict = {}
     if args.kind == "capacity":
-        options["headroom"] = _fraction(args.headroom, "--headroom")
+        from .validation import HEADROOM
+
+        options["headroom"] = HEADROOM.check(args.headroom, "--headroom")
         options["horizon"] = parse_duration(args.horizon, what="--horizon")
         if args.unit_cost is not None:
             options["unit_cost"] = _price(args.unit_cost, "--unit-cost")
@@ -531,16 +528,6 @@ def _fetch_like(args, settings, expr):
     if not found:
         raise InputError(f"{expr!r} matched no series in that range")
     return found
-
-
-def _fraction(text, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value < 1.0:
-        raise InputError(f"bad {what} {text!r}: expected a fraction from 0 up to 1, e.g. 0.2")
-    return value
 
 
 def _price(text, what: str) -> float:
@@ -634,7 +621,7 @@ def _cmd_fit(args) -> int:
     """Plan one task per series, run them on the chosen executor, store the fits, report failures last."""
     import pandas as pd
 
-    from .batchfit import SourceSpec, plan, run_fits
+    from .batchfit import plan, run_fits
     from .durations import parse_duration
     from .executors import make_executor
     from .store import ModelStore
@@ -650,7 +637,7 @@ def _cmd_fit(args) -> int:
         raise InputError("--scheduler (executor.scheduler) applies to --executor dask only")
     history = pd.Timedelta(parse_duration(args.history, what="--history"))
     step = pd.Timedelta(parse_duration(args.step, what="--step"))
-    spec = SourceSpec.from_settings(settings, args.source)
+    spec = settings.source_spec(args.source).pinned()
     store = ModelStore(args.store or settings.store.dir or "promcast-store")
     source = spec.open()
     end = _history_end(args, source)

@@ -18,7 +18,8 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from .durations import parse_duration
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, yaml_problem
+from .sources.spec import PrometheusSettings, SourceSpec, resolve_source
 
 log = logging.getLogger(__name__)
 
@@ -34,25 +35,6 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 16
-
-
-@dataclass(frozen=True)
-class PrometheusSettings:
-    url: str | None = None
-    timeout: float = 30.0
-    retries: int = 3
-    bearer_token: str | None = None
-    username: str | None = None
-    password: str | None = None
-    headers: dict = field(default_factory=dict)
-    path_prefix: str = ""
-    #: points per query_range request (promcast halves it when a store says a window is too large)
-    max_points_per_request: int = 10_000
-    #: extra URL parameters on every call, e.g. Thanos' {max_source_resolution: auto}
-    query_params: dict = field(default_factory=dict)
-    #: upstream requests in flight at once; keep it below server.threads so /healthz and /metrics
-    #: always find a free thread while Prometheus is slow
-    max_in_flight: int = 8
 
 
 @dataclass(frozen=True)
@@ -143,6 +125,11 @@ class Settings:
     demo: DemoSettings = field(default_factory=DemoSettings)
     log_level: str = "info"
 
+    def source_spec(self, choice: str | None = None, **kwargs: Any) -> SourceSpec:
+        """The source these settings name (see :func:`~promcast.sources.spec.resolve_source`)."""
+        kwargs.setdefault("demo_now", self.demo.now)
+        return resolve_source(self.prometheus, choice=choice, **kwargs)
+
 
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool):
@@ -153,36 +140,23 @@ def _positive_int(value: Any) -> int:
     return number
 
 
-def _port(value: Any) -> int:
-    number = _positive_int(value)
-    if number > 65535:
-        raise ValueError
-    return number
+def _checked(parse: Callable[[Any], Any], ok: Callable[[Any], bool]) -> Callable[[Any], Any]:
+    """A converter: ``parse`` the value (never a bool), then ValueError unless ``ok`` accepts it."""
+    def convert(value: Any):
+        if isinstance(value, bool):
+            raise ValueError
+        number = parse(value)
+        if not ok(number):
+            raise ValueError
+        return number
+
+    return convert
 
 
-def _max_points(value: Any) -> int:
-    number = _positive_int(value)
-    if number > 11_000:
-        raise ValueError
-    return number
-
-
-def _non_negative_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError
-    number = int(str(value).strip())
-    if number < 0:
-        raise ValueError
-    return number
-
-
-def _positive_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError
-    number = float(str(value).strip())
-    if not number > 0 or number == float("inf"):
-        raise ValueError
-    return number
+_port = _checked(_positive_int, lambda n: n <= 65535)
+_max_points = _checked(_positive_int, lambda n: n <= 11_000)  # Prometheus' limit per query_range
+_non_negative_int = _checked(lambda v: int(str(v).strip()), lambda n: n >= 0)
+_positive_float = _checked(lambda v: float(str(v).strip()), lambda n: 0 < n < float("inf"))
 
 
 def _seconds(value: Any) -> float:
@@ -384,10 +358,7 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from exc
+        raise ConfigError(f"config file {path} is not valid YAML{yaml_problem(exc)}") from exc
     if data is None:
         return {}
     if not isinstance(data, Mapping):

@@ -11,6 +11,13 @@ def error_body(code: str, message: str) -> dict:
     return {"message": message, "error": {"code": code, "message": message}}
 
 
+def yaml_problem(exc: Exception) -> str:
+    """``" at line L, column C: problem"`` for a PyYAML parse error (its marks count from 0)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"{where}: {getattr(exc, 'problem', None) or 'invalid YAML'}"
+
+
 class PromcastError(Exception):
     """A problem the user can fix; ``str(err)`` is one clear line."""
 

@@ -11,15 +11,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .errors import InputError, PromcastError
+from .failures import SeriesFailure
 from .sources.base import History
 
 log = logging.getLogger(__name__)
-
-@dataclass
-class SeriesFailure:
-    legend: str
-    message: str
-
 
 @dataclass
 class BatchResult:
@@ -32,7 +27,7 @@ class BatchResult:
         if self.failures and not self.items:
             first = self.failures[0]
             more = f" (and {len(self.failures) - 1} more series)" if len(self.failures) > 1 else ""
-            raise InputError(f"{what} failed for {first.legend}: {first.message}{more}")
+            raise InputError(f"{what} failed for {first.series}: {first.message}{more}")
 
 
 @dataclass
@@ -62,7 +57,7 @@ def forecast_histories(histories: list[History], model: str, horizon, interval: 
             fitted = fit_with_fallback(model, history.values, **params)
             forecast = fitted.predict(horizon, interval=interval)
         except PromcastError as exc:
-            result.failures.append(SeriesFailure(history.legend, str(exc)))
+            result.failures.append(SeriesFailure("", history.legend, str(exc)))
             continue
         result.items.append(SeriesForecast(history, forecast, fitted.name, getattr(fitted, "fallback_reason_", None)))
     return result
@@ -77,7 +72,7 @@ def detect_histories(histories: list[History], model: str, refit_every="1d", **p
         try:
             scores = walk_forward_scores(model, history.values, refit_every=refit_every, params=params)
         except PromcastError as exc:
-            result.failures.append(SeriesFailure(history.legend, str(exc)))
+            result.failures.append(SeriesFailure("", history.legend, str(exc)))
             continue
         result.items.append(SeriesScores(history, scores.reindex(history.values.index).fillna(0.0)))
     return result
@@ -85,4 +80,4 @@ def detect_histories(histories: list[History], model: str, refit_every="1d", **p
 
 def report_failures(result: BatchResult) -> None:
     for failure in result.failures:
-        log.error("series %s failed: %s", failure.legend, failure.message)
+        log.error("series %s failed: %s", failure.series, failure.message)

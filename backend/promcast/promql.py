@@ -17,17 +17,38 @@ import promql_parser
 _TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`[^`]*`|#[^\n]*', re.DOTALL)
 
 
-def _quoted(raw: str) -> str:
-    """A raw string's body as a double-quoted PromQL string with the same value."""
-    body = raw.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{body}"'
+def escape_string(value: str) -> str:
+    """``value`` as the body of a double-quoted PromQL string (backslash, quote and newline escaped): the
+    one escaper for label values, matchers and literals promcast writes."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def quote_string(value: str) -> str:
+    """``value`` as a double-quoted PromQL string literal."""
+    return f'"{escape_string(value)}"'
 
 
 def raw_strings_as_quoted(expr: str) -> str:
     """``expr`` with every backtick raw string written as the double-quoted string of the same value."""
     if "`" not in expr:
         return expr
-    return _TOKENS.sub(lambda m: _quoted(m.group(0)[1:-1]) if m.group(0).startswith("`") else m.group(0), expr)
+    return _TOKENS.sub(lambda m: quote_string(m.group(0)[1:-1]) if m.group(0).startswith("`") else m.group(0), expr)
+
+
+#: matcher operators as PromQL writes them, by promql-parser's MatchOp member name
+MATCH_OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
+
+
+def match_op(matcher) -> str:
+    """A parsed matcher's operator as PromQL writes it (``=~``)."""
+    return MATCH_OPS[str(matcher.op).rsplit(".", 1)[-1]]
+
+
+def unwrap_parens(node):
+    """``node`` without the parentheses around it: ``(foo)`` is ``foo``."""
+    while isinstance(node, promql_parser.ParenExpr):
+        node = node.expr
+    return node
 
 
 def skip_string(text: str, i: int) -> int:
@@ -48,6 +69,17 @@ def skip_comment(text: str, i: int) -> int:
     """The index just past the ``#`` comment that starts at ``text[i]`` (its newline included)."""
     end = text.find("\n", i)
     return len(text) if end < 0 else end + 1
+
+
+def skip_literal(text: str, i: int) -> int:
+    """Past the string literal or ``#`` comment that starts at ``text[i]``; ``i`` itself when none does
+    (what every scanner of PromQL text skips before it looks at a character)."""
+    c = text[i]
+    if c in "\"'`":
+        return skip_string(text, i)
+    if c == "#":
+        return skip_comment(text, i)
+    return i
 
 
 def parse(expr: str):

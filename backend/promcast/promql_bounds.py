@@ -12,7 +12,7 @@ parser or the AST walk hurt.
 from __future__ import annotations
 
 from .errors import BadQueryError
-from .promql import skip_comment, skip_string as _skip_string
+from .promql import skip_literal
 
 #: longest expression accepted (characters); a long regex alternation of instance names fits easily
 MAX_PROMQL_LENGTH = 32_768
@@ -54,12 +54,9 @@ def measure(text: str) -> tuple[int, int]:
     depth = deepest = operators = braces = 0
     i, n = 0, len(text)
     while i < n:
-        c = text[i]
-        if c in "\"'`":
-            i = _skip_string(text, i)
-            continue
-        if c == "#":
-            i = skip_comment(text, i)
+        c, past = text[i], skip_literal(text, i)
+        if past != i:
+            i = past
             continue
         if c in _OPENING:
             depth += 1

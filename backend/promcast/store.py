@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 from .atomic import atomic_write_bytes, atomic_write_text, remove_stale_temp_files
 from .errors import InputError
-from .sources.base import format_labels
+from .sources.base import Labelled
 
 INDEX = "index.json"
 SUFFIX = ".model"
@@ -31,15 +31,17 @@ def _canonical_params(params: Mapping[str, Any] | None) -> str:
     return json.dumps(dict(params or {}), sort_keys=True, separators=(",", ":"), default=repr)
 
 
-def store_key(expr: str, labels: Mapping[str, str], model: str, params: Mapping[str, Any] | None = None) -> str:
-    """The file stem of one entry: a hash of expression, label set, model name and parameters."""
-    text = json.dumps([expr.strip(), sorted(labels.items()), model, _canonical_params(params)],
-                      separators=(",", ":"))
+def store_key(expr: str, labels: Mapping[str, str], model: str, params: Mapping[str, Any] | None = None,
+              source: str = "") -> str:
+    """The file stem of one entry: a hash of source identity, expression, label set, model and parameters
+    (two tenants behind one URL fit the same expression into different entries)."""
+    parts = [expr.strip(), sorted(labels.items()), model, _canonical_params(params)]
+    text = json.dumps([source, *parts] if source else parts, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
-class StoreEntry:
+class StoreEntry(Labelled):
     """What the index says about one stored model (``meta``: history window, fit time, fallback)."""
 
     key: str
@@ -48,10 +50,6 @@ class StoreEntry:
     model: str
     params: Mapping[str, Any] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def legend(self) -> str:
-        return format_labels(self.labels)
 
     def as_json(self) -> dict[str, Any]:
         return {"expr": self.expr, "labels": dict(self.labels), "model": self.model,
@@ -91,9 +89,10 @@ class ModelStore:
             raise InputError(f"cannot read model store index {str(path)!r}: {exc}; refit with promcast fit "
                              "or remove the directory") from exc
 
-    def get(self, expr: str, labels: Mapping[str, str], model: str, params: Mapping[str, Any] | None = None):
-        """The stored fitted model for this key, or None when there is none."""
-        key = store_key(expr, labels, model, params)
+    def get(self, expr: str, labels: Mapping[str, str], model: str, params: Mapping[str, Any] | None = None,
+            source: str = ""):
+        """The stored fitted model for this key (``source``: the fitting source's identity), or None."""
+        key = store_key(expr, labels, model, params, source)
         if key not in self.entries():
             return None
         return self.load(key)
@@ -116,7 +115,7 @@ class ModelStore:
         entries = self.entries()
         written = []
         for entry, data in items:
-            key = store_key(entry.expr, entry.labels, entry.model, entry.params)
+            key = store_key(entry.expr, entry.labels, entry.model, entry.params, entry.meta.get("source", ""))
             entry = StoreEntry(key, entry.expr, dict(entry.labels), entry.model, dict(entry.params),
                                {**entry.meta, "stored_at": time.time()})
             atomic_write_bytes(self.directory / f"{key}{SUFFIX}", data)

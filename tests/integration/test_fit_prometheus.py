@@ -23,7 +23,7 @@ def test_fit_stores_the_same_models_as_a_direct_fit(month_prometheus, tmp_path, 
                                                                pd.Timedelta(minutes=5))
     assert len(direct) == 3
     for history in direct:
-        stored = store.get(expr, history.labels, "mad", {})
+        stored = store.get(expr, history.labels, "mad", {}, source=PrometheusSource(month_prometheus.url).identity)
         assert stored is not None, history.legend
         expected = fit_with_fallback("mad", history.values.dropna(), warn=False)
         pd.testing.assert_frame_equal(stored.predict("1h"), expected.predict("1h"))

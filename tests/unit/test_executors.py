@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 
 from conftest import assert_one_line_error, run_cli
-from promcast.batchfit import SourceSpec, plan, run_fits, series_expr
+from promcast.batchfit import plan, run_fits, series_expr
 from promcast.durations import parse_duration
 from promcast.errors import InputError
 from promcast.executors import THREAD_ENV, DaskExecutor, LocalExecutor, make_executor, thread_env
 from promcast.models import load_model
+from promcast.sources.spec import SourceSpec
 from promcast.store import INDEX, ModelStore, StoreEntry
 
 NOW = pd.Timestamp("2026-11-20T00:00:00Z")
@@ -124,17 +125,18 @@ def test_failing_series_is_reported_and_the_others_are_stored(tmp_path, local_ex
     store = ModelStore(tmp_path / "store")
     summary = run_fits(tasks, local_executor, store)
     assert len(summary.outputs) == 3 and len(summary.stored) == 3
-    assert len(summary.failures) == 1 and 'mountpoint="/gone"' in summary.failures[0][0]
+    assert len(summary.failures) == 1 and 'mountpoint="/gone"' in summary.failures[0].series
     assert "failed" in summary.lines()[0] and "/gone" in summary.lines()[-1]
     # a fresh store object reads the index written to disk and gives back working models
     reread = ModelStore(tmp_path / "store")
     assert len(reread.entries()) == 3
     for task in (tasks[0], tasks[2], tasks[3]):
-        model = reread.get(EXPR, task.labels, "mad", {})
+        model = reread.get(EXPR, task.labels, "mad", {}, source=task.source_name)
         assert model is not None and model.name == "mad"
         assert len(model.predict("1h")) == 12
-    assert reread.get(EXPR, gone, "mad", {}) is None
-    assert reread.get(EXPR, tasks[0].labels, "mad", {"window": 3}) is None  # other params, other key
+    assert reread.get(EXPR, gone, "mad", {}, source=tasks[0].source_name) is None
+    assert reread.get(EXPR, tasks[0].labels, "mad", {"window": 3}, source=tasks[0].source_name) is None  # other params
+    assert reread.get(EXPR, tasks[0].labels, "mad", {}) is None  # another source (none named), another key
 
 
 def test_store_overwrites_a_key_and_keeps_others(tmp_path):

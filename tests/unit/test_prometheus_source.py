@@ -10,15 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from fake_prometheus import FakePrometheus
 from promcast.errors import BadQueryError, ConfigError, InputError, UpstreamError, UpstreamTimeout
 from promcast.sources.prometheus import (
     MIN_POINTS_PER_REQUEST,
@@ -140,70 +138,6 @@ def test_decoder_falls_back_when_values_are_not_numbers():
 
 
 # --------------------------------------------------------------------------- a scripted HTTP server
-
-
-class FakePrometheus:
-    """Answers scripted replies in order, then plays a tiny Prometheus: value = minutes since epoch."""
-
-    def __init__(self):
-        self.script: list[tuple[int, object, dict, float]] = []
-        self.requests: list[dict] = []
-        #: (max points, status, payload): refuse query_range windows of more points, as a store with a limit does.
-        self.limit: tuple[int, int, object] | None = None
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode() if length else ""
-                parts = urlsplit(self.path)
-                params = {k: v[0] for k, v in parse_qs(parts.query or body).items()}
-                fake.requests.append({"method": self.command, "path": parts.path, "params": params,
-                                      "headers": {k.lower(): v for k, v in self.headers.items()}})
-                status, payload, headers, delay = fake.script.pop(0) if fake.script else fake.answer(parts.path, params)
-                time.sleep(delay)
-                raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
-                    for key, value in headers.items():
-                        self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(raw)))
-                    self.end_headers()
-                    self.wfile.write(raw)
-                except OSError:
-                    pass  # the client gave up (timeout test)
-
-            do_GET = do_POST = _handle
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-
-    def answer(self, path, params):
-        if path.endswith("/api/v1/query_range"):
-            start, end, step = (float(params[k]) for k in ("start", "end", "step"))
-            if self.limit and round((end - start) / step) + 1 > self.limit[0]:
-                return self.limit[1], self.limit[2], {}, 0
-            times = np.arange(start, end + step / 2, step)
-            values = [[t, "NaN" if t % 600 == 0 else ("+Inf" if t % 660 == 0 else str(t / 60))] for t in times.tolist()]
-            result = [{"metric": {"__name__": "m", "job": j}, "values": values} for j in ("b", "a")]
-            return 200, {"status": "success", "data": {"resultType": "matrix", "result": result}}, {}, 0
-        if path.endswith("/api/v1/series"):
-            return 200, {"status": "success", "data": [{"__name__": "up", "job": "a"}]}, {}, 0
-        return 200, {"status": "success", "data": ["x", "a"]}, {}, 0
-
-    def then(self, status, payload, headers=None, delay=0.0):
-        self.script.append((status, payload, dict(headers or {}), delay))
-        return self
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -495,13 +429,12 @@ def test_tenant_header_and_path_prefix_reach_every_endpoint(fake):
 def test_query_params_reach_every_call_from_settings(fake):
     """Thanos users send ``max_source_resolution`` and ``partial_response`` with every call."""
     from promcast.config import load_settings
-    from promcast.sources.factory import make_source
 
     settings = load_settings(environ={
         "PROMCAST_PROMETHEUS_URL": fake.url,
         "PROMCAST_PROMETHEUS_QUERY_PARAMS": "max_source_resolution=auto,partial_response=false",
         "PROMCAST_PROMETHEUS_MAX_POINTS_PER_REQUEST": "30"})
-    src = make_source(settings)
+    src = settings.source_spec().open()
     assert src.max_points_per_request == 30
     query(src)  # three windows of 30 points
     src.label_values("job")

@@ -202,7 +202,7 @@ def known_models() -> list[str]:
 # ---- one file ------------------------------------------------------------------------------------------
 def backtest_file(task: tuple) -> list[Fold]:
     """Every fold of one file for one model, or one group of rows fitted together (a worker's task)."""
-    from ..cli import setup_logging
+    from ..logs import setup_logging
 
     setup_logging("warning")
     model, path, series, windows, horizon, n_origins, interval = task

@@ -40,6 +40,7 @@ from sklearn.exceptions import NotFittedError
 
 from ..errors import InputError
 from ..models import fit_with_fallback
+from ..validation import HEADROOM
 from .inputs import as_duration, bin_stat, iso, positive_number, sampling_step, usage_series
 
 #: fields of ``promcast predict capacity`` (the design's JSON contract), in order
@@ -83,12 +84,7 @@ class CapacityPlanner(BaseEstimator):
     def fit(self, series: pd.Series) -> "CapacityPlanner":
         """Forecast ``series`` (load over time) and plan; returns ``self``."""
         capacity = positive_number(self.capacity, what="capacity")
-        try:
-            headroom = float(self.headroom)
-        except (TypeError, ValueError):
-            headroom = float("nan")
-        if not 0.0 <= headroom < 1.0:
-            raise InputError(f"bad headroom {self.headroom!r}: expected a fraction in [0, 1), e.g. 0.2 for 20 %")
+        headroom = HEADROOM.check(self.headroom)
         horizon = as_duration(self.horizon, what="horizon")
         monthly_price = self.monthly_price()
         below = _fraction(self.scale_down_below, "scale_down_below")

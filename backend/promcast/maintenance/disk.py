@@ -71,6 +71,29 @@ _DEFAULT_DAILY_SPREAD = 0.25
 _ANCHOR_DAYS = 0.5
 
 
+def used_space(avail: pd.Series, size: pd.Series | float) -> tuple[pd.Series, float]:
+    """Space used (``size - avail``, never below 0) and the disk's capacity (its size at the last sample).
+
+    The one place free space and size become usage: ``predict disk --size-expr``, the disk panel and
+    ``generate-rules`` all call it, so they read the same data the same way. ``size`` is a constant or a
+    series (carried forward, and back to the first sample, onto ``avail``'s timestamps).
+    """
+    avail = avail.dropna()
+    if avail.empty:
+        raise InputError("the free-space series has no values")
+    if isinstance(size, pd.Series):
+        size_at = size.reindex(avail.index.union(size.index)).ffill().bfill().reindex(avail.index)
+    else:
+        size_at = pd.Series(float(size), index=avail.index)
+    capacity = float(size_at.iloc[-1])
+    if not capacity > 0:
+        raise InputError(f"filesystem size is {capacity:g}; size must be positive")
+    if (avail > size_at * (1 + 1e-9)).any():
+        raise InputError("free space is larger than the size; the expression must be free (available) space "
+                         "and the size (size_expr, --size-expr or size) the filesystem size, in the same unit")
+    return (size_at - avail).clip(lower=0.0).rename("used"), capacity
+
+
 class DiskUsagePredictor(BaseEstimator):
     """Predict when space used reaches ``capacity`` (same unit: percent with 100, or bytes).
 

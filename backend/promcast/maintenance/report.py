@@ -24,7 +24,7 @@ import pandas as pd
 from ..errors import InputError, PromcastError, UnknownNameError
 from ..sources.base import History, format_labels
 from .capacity import CAPACITY_FIELDS, CapacityPlanner
-from .disk import DISK_FIELDS, DiskUsagePredictor
+from .disk import DISK_FIELDS, DiskUsagePredictor, used_space
 from .memory import MEMORY_FIELDS, MemoryLeakDetector
 
 KINDS = ("disk", "memory", "capacity")
@@ -174,7 +174,7 @@ def values_by_series(histories: Sequence[History], others: Sequence[History], *,
 
 
 def used_from_available(avail: Sequence[History], size: Sequence[History] | float) -> tuple[list[History], list[float]]:
-    """Space used (``size - avail``) per series and each disk's capacity (its latest size).
+    """Space used (``size - avail``) per series and each disk's capacity, by :func:`.disk.used_space`.
 
     ``size`` is a number (the same for every series) or the ``--size-expr`` series, matched by labels.
     """
@@ -187,22 +187,23 @@ def used_from_available(avail: Sequence[History], size: Sequence[History] | floa
             raise InputError("the size query returned no series")
     for h in avail:
         if isinstance(size, (int, float)):
-            total = pd.Series(float(size), index=h.values.index)
-            capacity = float(size)
+            total: pd.Series | float = float(size)
         else:
-            series = sizes.get(_key(h.labels))
-            if series is None:
+            total = sizes.get(_key(h.labels))
+            if total is None:
                 if len(sizes) != 1:
                     raise InputError(f"no size series has the labels of {h.legend}; give the size expression "
                                      "(--size-expr, payload.size_expr) the labels of the usage expression "
                                      "(e.g. both by device and mountpoint)")
-                series = next(iter(sizes.values()))
-            if series.empty:
+                total = next(iter(sizes.values()))
+            if total.empty:
                 raise InputError(f"the size series for {h.legend} has no values")
-            total = series.reindex(h.values.index, method="ffill").fillna(float(series.iloc[0]))
-            capacity = float(series.iloc[-1])
+        try:
+            values, capacity = used_space(h.values, total)
+        except InputError as exc:
+            raise InputError(f"{h.legend}: {exc}") from exc
         labels = {k: v for k, v in h.labels.items() if k != "__name__"}
-        used.append(History(labels=labels, values=(total - h.values).rename("used")))
+        used.append(History(labels=labels, values=values))
         capacities.append(capacity)
     return used, capacities
 

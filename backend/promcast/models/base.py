@@ -137,6 +137,17 @@ def to_timedelta(value: timedelta | pd.Timedelta | str | int | float, *, what: s
     return pd.Timedelta(parse_duration(value, what=what))
 
 
+#: name -> model class, installed by :mod:`.registry` when it loads (it imports this module, so this
+#: module must not import it back)
+_model_class: Any = None
+
+
+def install_class_lookup(lookup) -> None:
+    """Let :meth:`PromcastModel.from_bytes` find any registered model class by name."""
+    global _model_class
+    _model_class = lookup
+
+
 class PromcastModel(BaseEstimator):
     """Common base: input cleaning, fitted-state checks, scoring template and serialisation."""
 
@@ -260,9 +271,7 @@ class PromcastModel(BaseEstimator):
         """Rebuild a fitted model from :meth:`to_bytes` output (any registered model)."""
         header, payload = _split(data)
         name = header["model"]
-        from .registry import get_model_class
-
-        klass = get_model_class(name)
+        klass = _model_class(name)
         if not issubclass(klass, cls):
             raise InputError(f"stored model is {name!r}, not a {cls.__name__}")
         try:

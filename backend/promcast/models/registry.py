@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError, UnknownNameError
-from .base import InsufficientHistory, ModelFitError, PromcastModel
+from .base import InsufficientHistory, ModelFitError, PromcastModel, install_class_lookup
 
 log = logging.getLogger("promcast.models")
 
@@ -72,6 +72,9 @@ def get_model_class(name: str) -> type[PromcastModel]:
         if name not in _CLASSES:  # pragma: no cover - a module that forgot @register
             raise ImportError(f"{MODULES[name]} does not register a model named {name!r}")
     return _CLASSES[name]
+
+
+install_class_lookup(get_model_class)
 
 
 def get_model(name: str, **params: Any) -> PromcastModel:

@@ -8,18 +8,13 @@ from flask import Flask, Response, jsonify, request
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from werkzeug.exceptions import HTTPException
 
-from ..errors import PromcastError, error_body
+from ..errors import PromcastError
+from ..responses import error_response as _error
 from .audit import Decision
 from .policy import parse_webhook
 from .remediator import Remediator
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-def _error(code: str, message: str, status: int) -> Response:
-    response = jsonify(error_body(code, message))
-    response.status_code = status
-    return response
 
 
 def create_remediation_app(remediator: Remediator, token: str | None = None) -> Flask:

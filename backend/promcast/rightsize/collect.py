@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..promql import escape_string as _escape
 from ..sources.base import History
 from .recommend import Resources
 
@@ -62,10 +63,6 @@ def selectors(namespace: str | None) -> dict[str, str]:
         "limits": f'{LIMITS}{{resource=~"cpu|memory"{ns}}}',
         "owner": f"{OWNER}{{{ns[1:]}}}" if ns else OWNER,
     }
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def counter_rate(values: pd.Series) -> pd.Series:

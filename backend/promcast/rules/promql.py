@@ -20,6 +20,7 @@ from typing import Callable, Mapping, Sequence
 import pandas as pd
 import promql_parser
 from ..promql import parse as parse_promql
+from ..promql import match_op, quote_string, unwrap_parens
 
 #: every function Prometheus 2.42 knows; generated rules must stay within it (3.x renamed some)
 PROMETHEUS_2_42_FUNCTIONS = frozenset("""
@@ -31,7 +32,6 @@ month pi predict_linear present_over_time quantile_over_time rad rate resets rou
 sort sort_desc sqrt stddev_over_time stdvar_over_time sum_over_time tan tanh time timestamp vector year
 """.split())
 
-_OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 _RE2_SPECIAL = set("\\.+*?()|[]{}^$")
 
 Matcher = tuple[str, str, str]  # (label, op, value)
@@ -71,9 +71,7 @@ def seconds(value: pd.Timedelta) -> str:
     return num(pd.Timedelta(value).total_seconds(), sig=12)
 
 
-def string(value: str) -> str:
-    """A double-quoted PromQL string."""
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+string = quote_string  # the rule kinds' short name for a double-quoted PromQL string
 
 
 def regex_escape(value: str) -> str:
@@ -173,14 +171,12 @@ class Selector:
 
 def parse_selector(expr: str) -> Selector | None:
     """The selector ``expr`` is, or None when it is any other expression."""
-    node = parse_promql(expr)
-    while isinstance(node, promql_parser.ParenExpr):
-        node = node.expr
+    node = unwrap_parens(parse_promql(expr))
     if not isinstance(node, promql_parser.VectorSelector) or node.matchers.or_matchers:
         return None
     if node.offset is not None or node.at is not None:
         return None
-    matchers = tuple((m.name, _OPS[str(m.op).rsplit(".", 1)[-1]], m.value) for m in node.matchers.matchers
+    matchers = tuple((m.name, match_op(m), m.value) for m in node.matchers.matchers
                      if not (m.name == "__name__" and node.name))
     return Selector(node.name, matchers)
 

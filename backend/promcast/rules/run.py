@@ -17,7 +17,9 @@ import pandas as pd
 
 from ..errors import InputError
 from ..sources.base import Source
-from .fit import FitReport, SeriesFailure, fit_spec
+from ..sources.spec import PrometheusSettings, SourceSpec, resolve_source
+from .fit import SeriesFailure
+from .fitting import FitReport, fit_spec
 from .generate import generate_rules
 from .model import RuleGroups
 from .render import FORMATS, TESTS_DIR, render
@@ -69,55 +71,26 @@ class GenerateSummary:
 
 def make_source(spec: RuleSpec, *, prometheus_url: str | None = None, source: Any = None,
                 settings=None) -> Source:
-    """The history source: an explicit one, ``--prometheus-url``, the spec's ``source``, or the config."""
+    """The history source: an explicit one, ``--prometheus-url``, the spec's ``source``, or the config
+    (the order of :func:`~promcast.sources.spec.resolve_source`; every ``prometheus.*`` setting applies)."""
     if source is not None and prometheus_url:
         raise InputError("give either --prometheus-url or --source, not both")
     if isinstance(source, Source):
         return source
-    if source == "demo":
-        return _demo(spec, settings)
-    if source == "csv":
-        if not spec.source.csv:
-            raise InputError("--source csv needs source.csv (a file or list of files) in the spec")
-        from ..sources.files import FileSource
-
-        return FileSource(*spec.source.csv)
-    if source not in (None, "prometheus"):
-        raise InputError(f"unknown source {source!r}; use demo or csv, or give --prometheus-url")
-    if prometheus_url:
-        return _prometheus(prometheus_url, settings)
-    if spec.source.prometheus_url:
-        return _prometheus(spec.source.prometheus_url, settings)
-    if spec.source.csv:
-        from ..sources.files import FileSource
-
-        return FileSource(*spec.source.csv)
-    if spec.source.demo:
-        return _demo(spec, settings)
-    if settings is not None and settings.prometheus.url:
-        return _prometheus(settings.prometheus.url, settings)
-    raise InputError("no history source: set source.prometheus_url (or source.csv / source.demo) in the spec, "
-                     "or pass --prometheus-url URL or --source demo")
+    return source_spec(spec, prometheus_url=prometheus_url, source=source, settings=settings).open()
 
 
-def _demo(spec: RuleSpec, settings=None) -> Source:
-    """The demo ending at the spec's ``source.end``, else at the ``demo.now`` setting, else now."""
-    from ..sources.demo import DemoSource
-
-    if spec.source.end is not None:
-        return DemoSource(now=spec.source.end)
-    return DemoSource(now=settings.demo.now if settings is not None else None)
-
-
-def _prometheus(url: str, settings) -> Source:
-    from ..sources.prometheus import PrometheusSource
-
-    if settings is None:
-        return PrometheusSource(url)
-    prom = settings.prometheus
-    return PrometheusSource(url, timeout=prom.timeout, retries=prom.retries, bearer_token=prom.bearer_token,
-                            basic_auth=(prom.username, prom.password) if prom.username else None,
-                            headers=dict(prom.headers), path_prefix=prom.path_prefix)
+def source_spec(spec: RuleSpec, *, prometheus_url: str | None = None, source: str | None = None,
+                settings=None) -> SourceSpec:
+    """The spec's source as a :class:`SourceSpec`; the demo ends at the spec's ``source.end``, else at the
+    ``demo.now`` setting, else now."""
+    prometheus = settings.prometheus if settings is not None else PrometheusSettings()
+    demo_now = spec.source.end if spec.source.end is not None else (settings.demo.now if settings else None)
+    return resolve_source(
+        prometheus, choice=source, url=prometheus_url or spec.source.prometheus_url, csv=spec.source.csv or (),
+        demo=bool(spec.source.demo), demo_now=demo_now,
+        missing="no history source: set source.prometheus_url (or source.csv / source.demo) in the spec, "
+                "or pass --prometheus-url URL or --source demo")
 
 
 def expected_names(spec: RuleSpec, fmt: str) -> list[str]:
@@ -150,7 +123,8 @@ def run_generate_rules(spec_path: str | os.PathLike, output_dir: str | os.PathLi
     ``format``: prometheus | prometheusrule | both. History comes from ``source`` (a Source, "demo" or
     "csv"), else ``prometheus_url``, else the spec's ``source``, else ``settings.prometheus.url``.
     ``check`` runs promtool (check rules + the generated test rules) before writing. ``force``
-    overwrites files promcast did not generate. ``executor``: local | dask. ``end`` fixes the end of
+    overwrites files promcast did not generate. ``executor``: local | dask (on ``executor.scheduler``
+    from the settings when one is set, else a local cluster). ``end`` fixes the end of
     the history (default: the spec's ``source.end``, else now).
     """
     fmt = format
@@ -164,9 +138,10 @@ def run_generate_rules(spec_path: str | os.PathLike, output_dir: str | os.PathLi
     if check:
         promtool_path()  # fail before fetching anything when --check cannot run
     src = make_source(spec, prometheus_url=prometheus_url, source=source, settings=settings)
+    scheduler = settings.executor.scheduler if settings is not None and executor == "dask" else None
     try:
         report = fit_spec(spec, src, end=pd.Timestamp(end) if end is not None else None, executor=executor,
-                          progress=progress)
+                          scheduler=scheduler, progress=progress)
     finally:
         src.close()
     groups, files, warnings = build_files(spec, report, fmt, check=check)
@@ -180,4 +155,4 @@ def run_generate_rules(spec_path: str | os.PathLike, output_dir: str | os.PathLi
     )
 
 
-__all__ = ["GenerateSummary", "build_files", "expected_names", "make_source", "run_generate_rules"]
+__all__ = ["GenerateSummary", "build_files", "expected_names", "make_source", "run_generate_rules", "source_spec"]

@@ -19,10 +19,12 @@ import promql_parser
 import yaml
 
 from ..durations import parse_duration, parse_time
-from ..errors import BadQueryError, ConfigError, InputError
+from ..errors import BadQueryError, ConfigError, InputError, yaml_problem
 from ..promql_bounds import check_promql
 from ..quantities import QUANTITY as _QUANTITY, UNITS as _UNITS
 from ..promql import parse as parse_promql_ast
+from ..promql import unwrap_parens
+from ..validation import HEADROOM, SENSITIVITY, Limit
 
 API_VERSION = "promcast/v1"
 KIND = "RuleSpec"
@@ -48,8 +50,8 @@ class SpecError(ConfigError):
 
 # ------------------------------------------------------------------------------------------ the model
 @dataclass(frozen=True)
-class SourceSpec:
-    """Where history comes from: Prometheus (``prometheus_url``), CSV files or the embedded demo."""
+class SpecSource:
+    """A RuleSpec's ``source`` section (resolved by :func:`promcast.sources.spec.resolve_source`)."""
 
     prometheus_url: str | None = None
     csv: tuple[Path, ...] = ()
@@ -85,7 +87,7 @@ class RuleSpec:
     namespace: str | None
     object_labels: Mapping[str, str]
     object_annotations: Mapping[str, str]
-    source: SourceSpec
+    source: SpecSource
     targets: tuple[Target, ...]
     #: the spec file's name (no directory), for generated-file headers
     file_name: str = "spec.yaml"
@@ -150,6 +152,12 @@ def _for(value: Any, ctx: _Ctx) -> pd.Timedelta:
     if str(value).strip() in ("0", "0s", "0m", "0h"):
         return pd.Timedelta(0)
     return _duration(value, ctx, "for")
+
+
+def _limited(value: Any, ctx: _Ctx, limit: Limit) -> float:
+    """A number within one of the shared limits (:mod:`promcast.validation`)."""
+    return _number(value, ctx, limit.name, low=limit.low, high=limit.high, low_open=limit.low_open,
+                   high_open=limit.high_open)
 
 
 def _number(value: Any, ctx: _Ctx, field_name: str, *, low: float | None = None, high: float | None = None,
@@ -219,9 +227,7 @@ def parse_promql(expr: Any, ctx: _Ctx, field_name: str) -> str:
         node = parse_promql_ast(text)
     except (ValueError, TypeError) as exc:
         raise ctx.error(f"field {field_name!r}: bad PromQL {_one_line(text)!r}: {_one_line(str(exc))}") from None
-    inner = node
-    while isinstance(inner, promql_parser.ParenExpr):
-        inner = inner.expr
+    inner = unwrap_parens(node)
     if isinstance(inner, (promql_parser.MatrixSelector, promql_parser.SubqueryExpr)):
         raise ctx.error(f"field {field_name!r}: {text!r} is a range vector; give an instant vector "
                         "(promcast chooses the ranges itself), e.g. drop the [5m]")
@@ -300,7 +306,7 @@ def _anomaly(data: Mapping, ctx: _Ctx) -> dict:
     return {
         "mode": mode,
         "model": _model(data.get("model", _default_forecaster()), ctx),
-        "sensitivity": _number(data.get("sensitivity", 3), ctx, "sensitivity", low=0, high=20, low_open=True),
+        "sensitivity": _limited(data.get("sensitivity", 3), ctx, SENSITIVITY),
         "severity": severity,
     }
 
@@ -310,7 +316,7 @@ def _capacity(data: Mapping, ctx: _Ctx) -> dict:
         raise ctx.error("missing required field 'capacity' (the load the service can take, in the unit of 'expr')")
     return {
         "capacity": _number(data["capacity"], ctx, "capacity", low=0, low_open=True, quantity=True),
-        "headroom": _number(data.get("headroom", 0.2), ctx, "headroom", low=0, high=1, high_open=True),
+        "headroom": _limited(data.get("headroom", 0.2), ctx, HEADROOM),
         "horizon": _duration(data.get("horizon", "30d"), ctx, "horizon"),
         "model": _model(data.get("model", "prophet"), ctx),
         "unit_cost": _number(data["unit_cost"], ctx, "unit_cost", low=0) if "unit_cost" in data else None,
@@ -351,9 +357,7 @@ def load_spec(path: str | os.PathLike) -> RuleSpec:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or 'invalid YAML'}") from None
+        raise SpecError(f"{path}: not valid YAML{yaml_problem(exc)}") from None
     return parse_spec(data, origin=str(path), base_dir=path.parent, file_name=path.name)
 
 
@@ -408,7 +412,7 @@ def parse_spec(data: Any, *, origin: str = "spec", base_dir: str | os.PathLike =
     )
 
 
-def _source(value: Any, ctx: _Ctx, base_dir: Path) -> SourceSpec:
+def _source(value: Any, ctx: _Ctx, base_dir: Path) -> SpecSource:
     data = _mapping(value, ctx, "source")
     _check_fields(data, ("prometheus_url", "history", "step", "end", "csv", "demo"), ctx)
     url = data.get("prometheus_url")
@@ -438,10 +442,10 @@ def _source(value: Any, ctx: _Ctx, base_dir: Path) -> SourceSpec:
     if step * 20 > history:
         raise ctx.error(f"field 'step': {data.get('step', '5m')} is too coarse for a history of "
                         f"{data.get('history', '14d')}; give at least 20 steps of history")
-    return SourceSpec(prometheus_url=url, csv=csv_paths, demo=demo, history=history, step=step, end=end)
+    return SpecSource(prometheus_url=url, csv=csv_paths, demo=demo, history=history, step=step, end=end)
 
 
-def _target(raw: Any, index: int, ctx: _Ctx, source: SourceSpec, default_for, default_labels,
+def _target(raw: Any, index: int, ctx: _Ctx, source: SpecSource, default_for, default_labels,
             default_annotations, default_interval) -> Target:
     name_hint = raw.get("name") if isinstance(raw, Mapping) and isinstance(raw.get("name"), str) else None
     tctx = ctx.at(f"target {name_hint!r}" if name_hint else f"target #{index + 1}")
@@ -479,5 +483,5 @@ def _target(raw: Any, index: int, ctx: _Ctx, source: SourceSpec, default_for, de
     )
 
 
-__all__ = ["API_VERSION", "KINDS", "RuleSpec", "SourceSpec", "SpecError", "Target", "load_spec", "parse_spec",
+__all__ = ["API_VERSION", "KINDS", "RuleSpec", "SpecSource", "SpecError", "Target", "load_spec", "parse_spec",
            "parse_promql"]

@@ -23,9 +23,10 @@ import pandas as pd
 import promql_parser
 
 from .model import InputSeries
+from ..promql import escape_string as _escape
+from ..promql import match_op
 from ..promql import parse as parse_promql
 
-_OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 _TEMPLATE = re.compile(r"\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
 
@@ -192,7 +193,7 @@ def _counter(rate: Wave, dt: float) -> Wave:
 def _series_text(selector, labels: Mapping[str, str]) -> str:
     out = dict(labels)
     for m in selector.matchers.matchers:
-        op = _OPS[str(m.op).rsplit(".", 1)[-1]]
+        op = match_op(m)
         if m.name == "__name__":
             continue
         if op == "=":
@@ -213,10 +214,6 @@ def _series_text(selector, labels: Mapping[str, str]) -> str:
 def series_text(name: str, labels: Mapping[str, str]) -> str:
     inner = ", ".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()) if k != "__name__")
     return f"{name}{{{inner}}}" if inner else name
-
-
-def _escape(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 # ------------------------------------------------------------------------------------------ annotations

@@ -18,7 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
 from ..config import Settings, load_settings
-from ..errors import PromcastError, error_body
+from ..errors import PromcastError
+from ..responses import error_response
 from ..sources.base import Source
 from .auth import is_authorized
 from .cache import ModelCache
@@ -29,13 +30,6 @@ log = logging.getLogger(__name__)
 
 #: largest request body accepted (a Grafana query is a few KiB)
 MAX_BODY_BYTES = 4 * 2**20
-
-
-def error_response(code: str, message: str, status: int) -> Response:
-    """The one error body: a top-level ``message`` string and the structured ``error``."""
-    response = jsonify(error_body(code, message))
-    response.status_code = status
-    return response
 
 
 class _CanonicalPath:
@@ -58,7 +52,6 @@ class _CanonicalPath:
 
 def create_app(settings: Settings | None = None, source: Source | None = None) -> Flask:
     """Build the WSGI app; ``source`` defaults to the one the settings describe (demo without a URL)."""
-    from ..sources.factory import make_source
     from .exported import register_exported
     from .grafana import grafana_blueprint
 
@@ -67,7 +60,7 @@ def create_app(settings: Settings | None = None, source: Source | None = None) -
     app.wsgi_app = _CanonicalPath(app.wsgi_app)  # routing only ever sees canonical paths
     app.config["JSON_SORT_KEYS"] = False
     app.extensions["promcast.settings"] = settings
-    app.extensions["promcast.source"] = source or make_source(settings)
+    app.extensions["promcast.source"] = source or settings.source_spec(default="demo").open()
     metrics = ServiceMetrics.create()
     app.extensions["promcast.metrics"] = metrics
     app.extensions["promcast.cache"] = ModelCache(
@@ -80,7 +73,7 @@ def create_app(settings: Settings | None = None, source: Source | None = None) -
     if settings.store.dir:  # fits from `promcast fit`: stored series answer their first query warm
         from .warm import preload_store
 
-        preload_store(app.extensions["promcast.cache"], settings.store.dir, app.extensions["promcast.source"].description)
+        preload_store(app.extensions["promcast.cache"], settings.store.dir, app.extensions["promcast.source"].identity)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
 
     @app.before_request

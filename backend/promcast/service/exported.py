@@ -29,6 +29,7 @@ from prometheus_client.core import Metric
 
 from ..config import Settings
 from ..errors import ConfigError, InputError, PromcastError
+from ..responses import error_response
 from ..models import get_model_class
 from ..models.base import tail_score
 from ..sources.base import Source, format_labels
@@ -47,8 +48,6 @@ OWN_LABELS = ("target", "bound")
 #: a series is served when it has a value within this many of the target's steps (or 1h, if longer)
 DISCOVERY_STEPS = 12
 DISCOVERY_MIN = pd.Timedelta("1h")
-#: the widest band served (the anomalies target's limit: beyond it the coverage rounds to 1)
-MAX_SENSITIVITY = 8.0
 
 
 class DuplicateSeries(InputError):
@@ -83,7 +82,7 @@ def load_exported_targets(path: str | os.PathLike) -> list[ExportedTarget]:
         if not get_model_class(model).is_forecaster:
             raise ConfigError(f"{path}: target {t.name!r}: field 'model': {model!r} scores anomalies but has no band "
                               "to serve; pick a forecaster such as prophet, holt_winters or seasonal_naive")
-        z = min(float(t.param("sensitivity")), MAX_SENSITIVITY)
+        z = float(t.param("sensitivity"))  # the spec checked it against the shared limit
         targets.append(ExportedTarget(name=t.name, expr=t.expr, model=ModelSpec(model, pd.Timedelta(t.history)),
                                       step=pd.Timedelta(t.step), coverage=float(tail_score([z])[0])))
     return targets
@@ -240,8 +239,6 @@ def register_exported(app, settings: Settings, source: Source, cache: ModelCache
     @app.get(PATH)
     def exported_metrics():
         if registry is None:
-            from .app import error_response
-
             return error_response("not_configured", "no exported forecasts configured: start promcast serve with "
                                   "--rules-spec SPEC.yaml (or set exported.spec / PROMCAST_EXPORTED_SPEC)", 404)
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)  # has its charset

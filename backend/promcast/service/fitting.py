@@ -52,10 +52,10 @@ def series_key(labels: Mapping[str, str]) -> frozenset:
     return frozenset(labels.items())
 
 
-def cache_key(source_description: str, expr: str, labels: Mapping[str, str], spec: ModelSpec,
+def cache_key(source_identity: str, expr: str, labels: Mapping[str, str], spec: ModelSpec,
               end_key: object = "live") -> tuple:
     """The model cache key of one series: what panels, store preloads and pre-fits all agree on."""
-    return (source_description, expr, series_key(labels), spec.name, spec.params, spec.history.value, end_key)
+    return (source_identity, expr, series_key(labels), spec.name, spec.params, spec.history.value, end_key)
 
 
 class SeriesModels:
@@ -79,7 +79,7 @@ class SeriesModels:
         self._lock = threading.Lock()
 
     def key(self, labels: Mapping[str, str]) -> tuple:
-        return cache_key(self.source.description, self.expr, labels, self.spec, self.end_key)
+        return cache_key(self.source.identity, self.expr, labels, self.spec, self.end_key)
 
     def get(self, labels: Mapping[str, str]) -> tuple[CacheEntry, bool]:
         """``(entry, hit)`` for the series with ``labels``; errors name the series."""

@@ -24,10 +24,11 @@ from typing import Sequence
 
 import pandas as pd
 
-from ..batchfit import FitTask, SourceSpec, plan, run_fits
+from ..batchfit import FitTask, plan, run_fits
 from ..config import PrefitTarget, Settings
 from ..errors import PromcastError
 from ..sources.base import Source
+from ..sources.spec import SourceSpec
 from .cache import ModelCache
 from .fitting import MAX_HISTORY, ModelSpec, cache_key, model_extra_params
 from .metrics import ServiceMetrics
@@ -95,7 +96,7 @@ class Prefitter:
             step = spec.fit_step
             end = floor_time(now, step)
             try:
-                found = plan(SourceSpec.for_source(self.source, self.settings), self.source, expr, spec.name,
+                found = plan(SourceSpec.for_source(self.source, self.settings.prometheus), self.source, expr, spec.name,
                              dict(spec.params), end - spec.history, end, step,
                              extra_params=model_extra_params(spec.name, self.settings.models.ensemble_weights))
             except PromcastError as exc:
@@ -121,7 +122,7 @@ class Prefitter:
     def _key(self, task: FitTask) -> tuple:
         """The cache key a live panel uses for the series of ``task`` (its spec: model, params, history)."""
         spec = ModelSpec.of(task.model, task.end - task.start, task.params)
-        return cache_key(self.source.description, task.expr, task.labels, spec)
+        return cache_key(self.source.identity, task.expr, task.labels, spec)
 
     def _fresh_until_next_cycle(self, key: tuple) -> bool:
         entry = self.cache.peek(key)
@@ -145,7 +146,7 @@ class Prefitter:
         for task, output in zip(summary.fitted_tasks, summary.outputs):
             self.cache.put(self._key(task), load_model(output.data))
             report.fitted += 1
-        report.failures.extend(f"{legend}: {message}" for legend, message in summary.failures)
+        report.failures.extend(f"{f.series}: {f.message}" for f in summary.failures)
 
     def _observe(self, report: CycleReport) -> None:
         if self.metrics is None:

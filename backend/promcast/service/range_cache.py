@@ -98,7 +98,7 @@ class RangeCache:
         """
         if start.value % step.value or end < start:
             return source.query_range(expr, start, end, step)
-        key = (source.description, expr, step.value)
+        key = (source.identity, expr, step.value)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..durations import format_duration, parse_duration, parse_time
 from ..errors import InputError
-from .promql_filters import LabelMatcher, matchers_from_filters
+from ..promql_filters import LabelMatcher, matchers_from_filters
 
 #: points per series when a request does not say (Grafana always does)
 DEFAULT_MAX_POINTS = 1000

@@ -24,21 +24,21 @@ from .fitting import ModelSpec, cache_key
 log = logging.getLogger(__name__)
 
 
-def preload_store(cache: ModelCache, directory: str, source_description: str, *, now: float | None = None) -> int:
+def preload_store(cache: ModelCache, directory: str, source_identity: str, *, now: float | None = None) -> int:
     """Put every fresh stored model for this source into ``cache``; returns how many were loaded."""
     store = ModelStore(directory)
     now = time.time() if now is None else now
     loaded = skipped = 0
     for key, entry in store.entries().items():
         meta = entry.meta
-        if meta.get("source") != source_description:
+        if meta.get("source") != source_identity:
             skipped += 1
             continue
         try:
             history = pd.Timestamp(meta["history_end"]) - pd.Timestamp(meta["history_start"])
             age = max(0.0, now - float(meta["stored_at"]))
             spec = ModelSpec.of(entry.model, history, entry.params)
-            key_in_cache = cache_key(source_description, entry.expr, entry.labels, spec)
+            key_in_cache = cache_key(source_identity, entry.expr, entry.labels, spec)
             if age >= cache.refit_interval:
                 skipped += 1
                 continue

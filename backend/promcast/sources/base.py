@@ -13,18 +13,26 @@ from typing import Mapping
 
 import pandas as pd
 
+from ..promql import escape_string as _escape
 
-@dataclass(frozen=True)
-class History:
-    """One series of history: its Prometheus labels and its values."""
+
+class Labelled:
+    """Anything about one series (a history, a fit, a task, a stored model): its ``labels`` and legend."""
 
     labels: Mapping[str, str]
-    values: pd.Series = field(repr=False)
 
     @property
     def legend(self) -> str:
         """``metric{a="b",c="d"}``: the Prometheus text form of the labels (stable order)."""
         return format_labels(self.labels)
+
+
+@dataclass(frozen=True)
+class History(Labelled):
+    """One series of history: its Prometheus labels and its values."""
+
+    labels: Mapping[str, str]
+    values: pd.Series = field(repr=False)
 
 
 def format_labels(labels: Mapping[str, str]) -> str:
@@ -36,8 +44,6 @@ def format_labels(labels: Mapping[str, str]) -> str:
     return f"{name}{{{rest}}}" if rest or not name else name
 
 
-def _escape(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class Source(abc.ABC):
@@ -45,6 +51,12 @@ class Source(abc.ABC):
 
     #: short human name used in messages, e.g. "Prometheus at http://...".
     description: str = "source"
+
+    @property
+    def identity(self) -> str:
+        """Which data this source serves: model cache and store keys name their source by it (a
+        Prometheus source adds path prefix, query parameters and a digest of its tenant headers)."""
+        return self.description
 
     @abc.abstractmethod
     def query_range(

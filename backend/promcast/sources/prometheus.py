@@ -11,6 +11,7 @@ plain HTTP client must stay small (see ``benchmarks/fetch.py``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -205,6 +206,18 @@ def format_seconds(ms: int) -> str:
 # --------------------------------------------------------------------------- the source
 
 
+def _identity(parts, prefix: str, query_params: Mapping[str, str], headers: Mapping[str, str], auth) -> str:
+    """Which data this client sees: URL with path prefix, query parameters and a digest of the headers and
+    credentials (two tenants behind one URL differ only there; the digest keeps secrets out of keys)."""
+    userinfo, _, host = parts.netloc.rpartition("@")
+    base = urlunsplit(parts._replace(netloc=host, fragment="")).rstrip("/") + (f"/{prefix}" if prefix else "")
+    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in sorted(query_params.items()))
+    who = json.dumps([sorted((k.lower(), v) for k, v in headers.items() if k.lower() != "accept"),
+                      list(auth) if auth else None, userinfo])
+    digest = hashlib.sha256(who.encode()).hexdigest()[:16]
+    return f"{base}?{query}#{digest}" if query else f"{base}#{digest}"
+
+
 class PrometheusSource(Source):
     """Prometheus HTTP API client returning :class:`History` per label set.
 
@@ -270,6 +283,11 @@ class PrometheusSource(Source):
             user, password = basic_auth
             self._session.auth = (str(user), "" if password is None else str(password))
         _settle_environment(self._session, self.base_url)
+        self._identity = _identity(parts, prefix, self.query_params, self._session.headers, self._session.auth)
+
+    @property
+    def identity(self) -> str:
+        return self._identity
 
     # ------------------------------------------------------------------ public API
 

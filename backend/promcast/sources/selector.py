@@ -15,11 +15,11 @@ import promql_parser
 import re2
 
 from ..errors import BadQueryError
+from ..promql import escape_string as _escape
+from ..promql import MATCH_OPS, match_op, unwrap_parens
 from ..promql import parse as parse_promql
 from ..promql_bounds import check_promql
 
-#: matcher operators, as written in PromQL, by promql-parser's MatchOp member name
-_OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Matcher:
     _regex: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.op not in _OPS.values():
+        if self.op not in MATCH_OPS.values():
             raise ValueError(f"unknown matcher operator {self.op!r}")
         if self.op in ("=~", "!~") and self._regex is None:
             object.__setattr__(self, "_regex", compile_label_regex(self.value, self.name))
@@ -85,8 +85,7 @@ def parse_selector(expr: str) -> Selector:
         node = parse_promql(expr)
     except (ValueError, TypeError) as exc:
         raise BadQueryError(f"bad PromQL: {_one_line(str(exc))}") from exc
-    while isinstance(node, promql_parser.ParenExpr):  # "(foo)" is just "foo"
-        node = node.expr
+    node = unwrap_parens(node)
     if not isinstance(node, promql_parser.VectorSelector):
         raise _needs_prometheus(expr, _describe(node))
     if node.offset is not None:
@@ -101,8 +100,7 @@ def parse_selector(expr: str) -> Selector:
 
 
 def _matcher(m: promql_parser.Matcher) -> Matcher:
-    op_name = str(m.op).rsplit(".", 1)[-1]
-    return Matcher(name=m.name, op=_OPS[op_name], value=m.value)
+    return Matcher(name=m.name, op=match_op(m), value=m.value)
 
 
 def _describe(node: object) -> str:
@@ -160,5 +158,3 @@ def compile_label_regex(pattern: str, label: str = "label"):
         raise BadQueryError(f"bad PromQL: regex {pattern!r} for label {label!r}: {reason}") from exc
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

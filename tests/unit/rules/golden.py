@@ -21,7 +21,7 @@ def case_format(name: str) -> str:
 
 def generate(name: str) -> dict[str, str]:
     """Fit and render a golden case (no writing, no promtool)."""
-    from promcast.rules.fit import fit_spec
+    from promcast.rules.fitting import fit_spec
     from promcast.rules.run import build_files, make_source
     from promcast.rules.spec import load_spec
 

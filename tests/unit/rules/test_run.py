@@ -159,14 +159,25 @@ targets: [{{name: vols, kind: disk_exhaustion, expr: free, size: 500}}]
 
 def test_local_pool_and_dask_write_identical_rules(tmp_path, monkeypatch):
     """The same spec gives byte-identical rule files fitted in-process, on a local process pool and on a
-    two-worker Dask LocalCluster (fits travel as plain data and come back in order)."""
-    import promcast.rules.fit as fit
+    two-worker Dask LocalCluster reached through ``executor.scheduler`` (fits travel as plain data and come
+    back in order)."""
+    import promcast.rules.fitting as fit
+
+    from distributed import LocalCluster
+
+    from promcast.config import ExecutorSettings, Settings
+    from promcast.executors import THREAD_ENV
 
     outputs = {}
-    for name, executor, pool_min in (("inline", "local", 10**9), ("pool", "local", 1), ("dask", "dask", 1)):
-        monkeypatch.setattr(fit, "LOCAL_POOL_MIN_JOBS", pool_min)
-        summary = run_generate_rules(write_spec(tmp_path), tmp_path / name, "both", executor=executor,
-                                     progress=False)
-        assert summary.ok and summary.series == 6
-        outputs[name] = {p.relative_to(tmp_path / name).as_posix(): p.read_bytes() for p in summary.files}
+    # the Dask leg runs on the scheduler the settings name (executor.scheduler), not a cluster of its own
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      env=dict(THREAD_ENV)) as cluster:
+        settings = Settings(executor=ExecutorSettings("dask", cluster.scheduler_address))
+        for name, executor, pool_min in (("inline", "local", 10**9), ("pool", "local", 1), ("dask", "dask", 1)):
+            monkeypatch.setattr(fit, "LOCAL_POOL_MIN_JOBS", pool_min)
+            summary = run_generate_rules(write_spec(tmp_path), tmp_path / name, "both", executor=executor,
+                                         progress=False, settings=settings)
+            assert summary.ok and summary.series == 6
+            outputs[name] = {p.relative_to(tmp_path / name).as_posix(): p.read_bytes() for p in summary.files}
+        assert "call_batch" in cluster.scheduler.task_prefixes  # the fits ran on this cluster
     assert outputs["inline"] == outputs["pool"] == outputs["dask"]

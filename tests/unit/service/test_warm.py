@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from contract.grafana_requests import NOW, query_request, target
-from promcast.batchfit import SourceSpec, plan, run_fits
+from promcast.batchfit import plan, run_fits
 from promcast.executors import LocalExecutor
+from promcast.sources.spec import SourceSpec
 from promcast.store import ModelStore
 
 EXPR = "node_cpu_utilisation"

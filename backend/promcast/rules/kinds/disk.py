@@ -32,8 +32,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ...errors import InputError
-from ...maintenance.disk import DiskUsagePredictor
+from ...maintenance.disk import DiskUsagePredictor, used_space
 from ..fit import SeriesFailure, SeriesFit, SeriesJob, Window, fetch, match_by_labels
 from ..model import AlertTest, ExprTest, Rule, RuleGroup, TestCase, TestFile
 from ..promql import Input, Source, dur, num, seconds
@@ -108,18 +107,7 @@ def prepare(target, source, window: Window) -> tuple[list[SeriesJob], list[Serie
 def fit_series(labels, avail: pd.Series, size: pd.Series | None, size_const: float | None,
                warning_within: pd.Timedelta, critical_within: pd.Timedelta, max_window: pd.Timedelta) -> SeriesFit:
     """Fit :class:`DiskUsagePredictor` on space used (size - avail) and derive the rule parameters."""
-    avail = avail.dropna()
-    if size is not None:
-        size_at = size.reindex(avail.index.union(size.index)).ffill().bfill().reindex(avail.index)
-    else:
-        size_at = pd.Series(float(size_const), index=avail.index)
-    capacity = float(size_at.iloc[-1])
-    if not capacity > 0:
-        raise InputError(f"filesystem size is {capacity:g}; size must be positive")
-    if (avail > size_at * (1 + 1e-9)).any():
-        raise InputError("free space is larger than the size; expr must be free (available) space and "
-                         "size_expr/size the filesystem size, in the same unit")
-    used = (size_at - avail).clip(lower=0.0)
+    used, capacity = used_space(avail, size if size is not None else size_const)
     p = DiskUsagePredictor(capacity=capacity).fit(used)
     daily = not p.profile_.is_flat
     window = min(pd.Timedelta(p.window_), pd.Timedelta(max_window))

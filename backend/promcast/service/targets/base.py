@@ -21,9 +21,10 @@ from ...errors import InputError, PromcastError, UnknownNameError
 from ...models import get_model_class, model_names
 from ...models.base import tail_score
 from ...sources.base import History, Source
+from ...validation import SENSITIVITY as SENSITIVITY_LIMIT
 from ..cache import CacheEntry, ModelCache
 from ..fitting import MAX_HISTORY, ModelSpec, SeriesModels, model_extra_params
-from ..promql_filters import add_matchers
+from ...promql_filters import add_matchers
 from ..range_cache import RangeCache
 from ..request import Payload, QueryRequest, TargetQuery, capped_duration, notice
 from ..timegrid import floor_time
@@ -32,8 +33,8 @@ from ..timegrid import floor_time
 DEFAULT_HISTORY = "14d"
 #: the least history a fit accepts
 MIN_HISTORY = pd.Timedelta("1h")
-#: largest sensitivity: beyond 8 standard deviations a score's threshold rounds to exactly 1
-MAX_SENSITIVITY = 8.0
+#: largest sensitivity (the shared limit): beyond 8 standard deviations a score's threshold rounds to 1
+MAX_SENSITIVITY = SENSITIVITY_LIMIT.high
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,8 @@ class QueryContext:
 
 def sensitivity(payload: Payload) -> tuple[float, float]:
     """``(z, threshold)``: payload.sensitivity (robust standard deviations) and the score it maps to."""
-    z = payload.number("sensitivity", 3.0, low=0.0, high=MAX_SENSITIVITY,
-                       hint=f"expected a number of robust standard deviations above 0 and at most "
-                            f"{MAX_SENSITIVITY:g}, e.g. 3")
+    z = payload.number("sensitivity", 3.0, low=SENSITIVITY_LIMIT.low, high=SENSITIVITY_LIMIT.high,
+                       hint=f"expected {SENSITIVITY_LIMIT.describe()}")
     return z, float(tail_score([z])[0])
 
 

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from ...errors import InputError, UnknownNameError
+from ...validation import HEADROOM as HEADROOM_LIMIT
 from ...models import get_model_class, model_names
 from ..request import Payload, capped_duration
 from .base import LEGEND, PayloadField, QueryContext
@@ -48,10 +49,8 @@ class Capacity(MaintenanceTarget):
         capacity = quantity(payload, "capacity", hint="expected the load the system can take, above 0, e.g. 5000")
         if capacity is None:
             raise InputError("payload.capacity is required: the load the system can take, e.g. 5000")
-        headroom = payload.number("headroom", 0.2, low=-math.inf, high=math.inf, hint="")
-        if not 0.0 <= headroom < 1.0:
-            raise InputError(f"bad payload.headroom {payload.data.get('headroom')!r}: expected a fraction from 0 "
-                             "up to (not including) 1, e.g. 0.2 for 20 %")
+        headroom = HEADROOM_LIMIT.check(payload.number("headroom", 0.2, low=-math.inf, high=math.inf, hint=""),
+                                  "payload.headroom")
         horizon = capped_duration(payload, "horizon", DEFAULT_HORIZON, MAX_HORIZON, notices, pd.Timedelta("1h"))
         model = payload.text("model", DEFAULT_MODEL)
         if model not in model_names():

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from ...maintenance import Prediction, used_from_available
 from ..request import Payload
 from .base import LEGEND, PayloadField, QueryContext
-from .maintenance import HISTORY, MaintenanceTarget, Window, one_of, other_expr, quantity
+from .maintenance import HISTORY, MaintenanceTarget, Window, number_or_expr
 
 AVAIL_EXPR = PayloadField("expr", "Available bytes", "input", "node_filesystem_avail_bytes (PromQL: free space)", 60)
 SIZE_EXPR = PayloadField("size_expr", "Size bytes", "input",
@@ -31,9 +31,8 @@ class DiskExhaustion(MaintenanceTarget):
     usage_name = "used"
 
     def options(self, ctx: QueryContext, payload: Payload, notices: list[dict]) -> dict[str, Any]:
-        one_of(payload, "size", "size_expr", what="the filesystems' size", example="node_filesystem_size_bytes")
-        return {"size": quantity(payload, "size", hint="expected a size above 0, e.g. 500GiB"),
-                "size_expr": other_expr(ctx, payload, "size_expr")}
+        return number_or_expr(ctx, payload, "size", "size_expr", what="the filesystems' size",
+                              example="node_filesystem_size_bytes", hint="expected a size above 0, e.g. 500GiB")
 
     def histories(self, ctx: QueryContext, expr: str, window: Window, options: Mapping[str, Any]):
         avail = window.fetch(ctx, expr)

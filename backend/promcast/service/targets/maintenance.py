@@ -32,7 +32,7 @@ from ...quantities import parse_quantity
 from ...sources.base import History
 from ..fitting import FIT_POINTS, MIN_FIT_STEP
 from ..frames import field_name, legends, series_frame, table_frame, thin
-from ..promql_filters import add_matchers
+from ...promql_filters import add_matchers
 from ..request import Payload, TargetQuery, capped_duration, notice
 from ..timegrid import floor_time, grid_start, nice_step
 from .base import PayloadField, QueryContext, Target, TargetResult, no_series
@@ -91,13 +91,16 @@ def quantity(payload: Payload, key: str, *, hint: str) -> float | None:
     return value
 
 
-def one_of(payload: Payload, number_key: str, expr_key: str, *, what: str, example: str) -> None:
-    """Exactly one of ``number_key`` and ``expr_key`` must be set."""
+def number_or_expr(ctx: QueryContext, payload: Payload, number_key: str, expr_key: str, *, what: str,
+                   example: str, hint: str) -> dict[str, Any]:
+    """A limit given once for all series (``number_key``, a quantity) or per series (``expr_key``, PromQL
+    with the ad hoc filters added): exactly one of the two, as predictor options."""
     given = [k for k in (number_key, expr_key) if payload.text(k) is not None]
     if len(given) == 2:
         raise InputError(f"give either payload.{number_key} or payload.{expr_key}, not both")
     if not given:
         raise InputError(f"payload.{number_key} or payload.{expr_key} is required: {what}, e.g. {example}")
+    return {number_key: quantity(payload, number_key, hint=hint), expr_key: other_expr(ctx, payload, expr_key)}
 
 
 def other_expr(ctx: QueryContext, payload: Payload, key: str) -> str | None:
@@ -173,7 +176,7 @@ class MaintenanceTarget(Target):
         return TargetResult(frames, notices)
 
     def _fitted(self, ctx: QueryContext, expr: str, window: Window, options: Mapping[str, Any]) -> Fitted:
-        key = (ctx.source.description, self.name, expr, tuple(sorted(options.items())), window.history.value,
+        key = (ctx.source.identity, self.name, expr, tuple(sorted(options.items())), window.history.value,
                window.step.value, window.end_key)
 
         def fit() -> Fitted:
@@ -251,4 +254,4 @@ def prediction_table(kind: str, ordered: Sequence[Prediction], ref_id: str) -> d
 
 
 __all__ = ["DEFAULT_HISTORY", "HISTORY", "Fitted", "MaintenanceTarget", "Window",
-           "cell", "label_columns", "one_of", "other_expr", "prediction_table", "quantity"]
+           "cell", "label_columns", "number_or_expr", "other_expr", "prediction_table", "quantity"]

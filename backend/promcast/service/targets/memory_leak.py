@@ -17,7 +17,7 @@ import pandas as pd
 from ...maintenance import Prediction, values_by_series
 from ..request import Payload
 from .base import LEGEND, PayloadField, QueryContext
-from .maintenance import HISTORY, MaintenanceTarget, Window, one_of, other_expr, quantity
+from .maintenance import HISTORY, MaintenanceTarget, Window, number_or_expr
 
 MEMORY_EXPR = PayloadField("expr", "Bytes in use", "input", "process_resident_memory_bytes (PromQL)", 60)
 LIMIT = PayloadField("limit", "Limit", "input", "2GiB (bytes at which the process is killed)", 16)
@@ -33,9 +33,8 @@ class MemoryLeak(MaintenanceTarget):
     usage_name = "used"
 
     def options(self, ctx: QueryContext, payload: Payload, notices: list[dict]) -> dict[str, Any]:
-        one_of(payload, "limit", "limit_expr", what="the memory limit in bytes", example="2GiB")
-        return {"limit": quantity(payload, "limit", hint="expected a number of bytes above 0, e.g. 2GiB"),
-                "limit_expr": other_expr(ctx, payload, "limit_expr")}
+        return number_or_expr(ctx, payload, "limit", "limit_expr", what="the memory limit in bytes",
+                              example="2GiB", hint="expected a number of bytes above 0, e.g. 2GiB")
 
     def histories(self, ctx: QueryContext, expr: str, window: Window, options: Mapping[str, Any]):
         series = window.fetch(ctx, expr)

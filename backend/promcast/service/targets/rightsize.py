@@ -22,7 +22,7 @@ import pandas as pd
 from ...errors import InputError
 from ...rightsize import Prices, containers, rightsize, selectors
 from ..frames import table_frame
-from ..promql_filters import add_matchers
+from ...promql_filters import add_matchers
 from ..request import Payload, TargetQuery, capped_duration
 from .base import PayloadField, QueryContext, Target, TargetResult
 from .maintenance import HISTORY, Window, cell
@@ -68,7 +68,7 @@ class Rightsize(Target):
         top = int(payload.number("top", 10, low=0.0, high=10_000.0, hint="expected a number of rows, e.g. 10"))
         prices = _prices(payload)
         exprs = {what: add_matchers(expr, ctx.request.matchers) for what, expr in selectors(namespace).items()}
-        key = (ctx.source.description, self.name, tuple(sorted(exprs.items())), horizon.value,
+        key = (ctx.source.identity, self.name, tuple(sorted(exprs.items())), horizon.value,
                None if prices is None else (prices.cpu, prices.memory), window.history.value, window.step.value,
                window.end_key)
 

@@ -17,15 +17,17 @@ from typing import Iterable, Sequence
 
 import promql_parser
 
-from ..errors import BadQueryError, InputError
-from ..promql import parse as parse_promql
-from ..promql import skip_comment as _skip_comment
-from ..promql import skip_string as _skip_string
-from ..promql_bounds import check_promql
+from .errors import BadQueryError, InputError
+from .promql import escape_string as _escape
+from .promql import parse as parse_promql
+from .promql import skip_comment as _skip_comment
+from .promql import MATCH_OPS, skip_literal
+from .promql import skip_string as _skip_string
+from .promql_bounds import check_promql
 
 #: Grafana ad hoc operators -> PromQL matcher operators (``=|`` / ``!=|`` are Grafana 10's "one of")
 _OPERATORS = {"=": "=", "!=": "!=", "=~": "=~", "!~": "!~", "=|": "=~", "!=|": "!~"}
-_MATCH_OPS = {"=": "Equal", "!=": "NotEqual", "=~": "Re", "!~": "NotRe"}
+_MATCH_OPS = {op: member for member, op in MATCH_OPS.items()}  # "=~" -> "Re"
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 # words that are never a metric name where they appear (PromQL keywords are case-insensitive)
@@ -169,12 +171,12 @@ def _skip_blank(text: str, i: int) -> int:
 
 
 def _skip_group(text: str, i: int, opening: str, closing: str) -> int:
-    """Index just past the ``closing`` that matches ``text[i] == opening`` (strings skipped)."""
+    """Index just past the ``closing`` that matches ``text[i] == opening`` (strings and comments skipped)."""
     depth, n = 0, len(text)
     while i < n:
-        c = text[i]
-        if c in "\"'`":
-            i = _skip_string(text, i)
+        c, past = text[i], skip_literal(text, i)
+        if past != i:
+            i = past
             continue
         if c == opening:
             depth += 1
@@ -357,8 +359,6 @@ def _same_with_matchers(original, result, matchers: Sequence[LabelMatcher]) -> b
     return _skeleton(original) == _skeleton(result)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _one_line(text: str) -> str:

@@ -6,7 +6,7 @@ import promql_parser
 import pytest
 
 from promcast.errors import BadQueryError, InputError
-from promcast.service.promql_filters import LabelMatcher, add_matchers, matchers_from_filters
+from promcast.promql_filters import LabelMatcher, add_matchers, matchers_from_filters
 
 JOB = [LabelMatcher("job", "=", "api")]
 
