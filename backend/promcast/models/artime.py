@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -291,15 +292,18 @@ class ArtimeModel(OnlineDetector):
     cv_threshold: ClassVar[float | None] = 0.5792
 
     def __init__(self, window: int = 8, windows_per_probation: int = 13, levels: int = 80, chomp: float = 0.075,
-                 initial_rho: float = 0.8, spatial_tolerance: float | None = SPATIAL_TOLERANCE):
+                 initial_rho: float = 0.8, spatial_tolerance: float | None = SPATIAL_TOLERANCE,
+                 rebuild_margin: float | None = None, rebuild_pad: float = 0.0):
         self.window = window
         self.windows_per_probation = windows_per_probation
         self.levels = levels
         self.chomp = chomp
         self.initial_rho = initial_rho
         self.spatial_tolerance = spatial_tolerance
+        self.rebuild_margin = rebuild_margin
+        self.rebuild_pad = rebuild_pad
 
-    def _new_learner(self, y: pd.Series) -> ArtimeLearner:
+    def _factory(self, y: pd.Series):
         try:
             window, per, levels = int(self.window), int(self.windows_per_probation), int(self.levels)
             chomp, rho = float(self.chomp), float(self.initial_rho)
@@ -309,6 +313,5 @@ class ArtimeModel(OnlineDetector):
             raise InputError(f"bad artime parameters window={window}, windows_per_probation={per}, levels={levels}, "
                              f"chomp={chomp}, initial_rho={rho}: window a power of two >= 2, levels >= 2, "
                              "chomp in [0, 1), initial_rho in (0, 1]")
-        values = y.to_numpy(dtype=float)
-        return ArtimeLearner(float(np.min(values)), float(np.max(values)), len(values), window, per, levels, chomp,
-                             rho)
+        return partial(ArtimeLearner, probation=len(y), window=window, windows_per_probation=per, levels=levels,
+                       chomp=chomp, initial_rho=rho)

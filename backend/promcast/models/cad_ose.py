@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -200,15 +201,18 @@ class CadOseModel(OnlineDetector):
     cv_threshold: ClassVar[float | None] = 0.7609
 
     def __init__(self, rest_period: int = 120, bits: int = 3, threshold: float = 0.75, max_left: int = 7,
-                 max_active: int = 15, spatial_tolerance: float | None = SPATIAL_TOLERANCE):
+                 max_active: int = 15, spatial_tolerance: float | None = SPATIAL_TOLERANCE,
+                 rebuild_margin: float | None = None, rebuild_pad: float = 0.0):
         self.rest_period = rest_period
         self.bits = bits
         self.threshold = threshold
         self.max_left = max_left
         self.max_active = max_active
         self.spatial_tolerance = spatial_tolerance
+        self.rebuild_margin = rebuild_margin
+        self.rebuild_pad = rebuild_pad
 
-    def _new_learner(self, y: pd.Series) -> ContextLearner:
+    def _factory(self, y: pd.Series):
         try:
             rest, bits, max_left, max_active = (int(v) for v in (self.rest_period, self.bits, self.max_left,
                                                                   self.max_active))
@@ -219,6 +223,5 @@ class CadOseModel(OnlineDetector):
             raise InputError(f"bad cad_ose parameters rest_period={rest}, bits={bits}, max_left={max_left}, "
                              f"max_active={max_active}, threshold={threshold}: expected whole numbers >= 1, "
                              "bits at most 16 and a threshold in (0, 1]")
-        values = y.to_numpy(dtype=float)
-        return ContextLearner(float(np.min(values)), float(np.max(values)), bits, rest, threshold, max_left,
-                              max_active)
+        return partial(ContextLearner, bits=bits, rest_period=rest, threshold=threshold, max_left=max_left,
+                       max_active=max_active)

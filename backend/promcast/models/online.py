@@ -14,7 +14,7 @@ range fixed at fit time cannot see how far out a new value is; this check can.
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,54 @@ def spatial_scores(values: np.ndarray, tolerance: float = SPATIAL_TOLERANCE, his
     return fired.astype(float)
 
 
+class RangeRebuild:
+    """A learner whose value range follows the values seen so far: rebuilt, then replayed, on exceedance.
+
+    ``factory(low, high)`` makes a learner quantising values on ``[low, high]``. When a value leaves the
+    current learner's range by more than ``margin`` times its width, a fresh learner is built on the range
+    of every row seen so far (that row included), widened by ``pad`` times its width on each side, and the
+    earlier rows are replayed through it; the row is then scored by the new learner. The earlier rows'
+    scores are what the old learner said (recorded already): causal. At most one rebuild per doubling of
+    the rows seen (``rows``: those the first range came from), so a trending series replays at most about
+    twice its length; an exceedance before the next rebuild is allowed is remembered and rebuilt at the
+    first allowed row.
+    """
+
+    def __init__(self, factory: Callable[[float, float], Any], low: float, high: float, rows: int,
+                 margin: float = 0.0, pad: float = 0.0):
+        self.factory = factory
+        self.margin, self.pad = float(margin), float(pad)
+        self.learner = factory(low, high)
+        self.low, self.high = low, high  # the learner's range
+        self.seen_low, self.seen_high = np.inf, -np.inf
+        self.built_at = max(1, int(rows))
+        self.values: list[float] = []
+        self.pending = False
+        self.rebuilds = 0
+
+    def step(self, value: float) -> float:
+        if np.isfinite(value):
+            self.seen_low, self.seen_high = min(self.seen_low, value), max(self.seen_high, value)
+            slack = self.margin * (self.high - self.low)
+            if value > self.high + slack or value < self.low - slack:
+                self.pending = True
+        if self.pending and len(self.values) + 1 >= 2 * self.built_at:
+            self._rebuild()
+        self.values.append(value)
+        return self.learner.step(value)
+
+    def _rebuild(self) -> None:
+        pad = self.pad * (self.seen_high - self.seen_low)
+        low, high = self.seen_low - pad, self.seen_high + pad
+        learner = self.factory(low, high)
+        for v in self.values:
+            learner.step(v)
+        self.learner, self.low, self.high = learner, low, high
+        self.built_at = len(self.values) + 1
+        self.pending = False
+        self.rebuilds += 1
+
+
 def check_tolerance(value, what: str) -> float | None:
     """``None`` (off) or a number >= 0."""
     if value is None:
@@ -78,16 +126,30 @@ def check_tolerance(value, what: str) -> float | None:
 
 
 class OnlineDetector(PromcastModel):
-    """Template for online learners: subclasses implement ``_new_learner(y)``, an object whose
-    ``step(value) -> float`` returns the row's score in [0, 1] and then learns the row."""
+    """Template for online learners: subclasses implement ``_factory(y)``, a callable ``(low, high)`` making
+    a learner that quantises values on that range and whose ``step(value) -> float`` returns the row's score
+    in [0, 1] and then learns the row. The first learner gets the fitted history's range; with
+    ``rebuild_margin`` set (not None) it is a :class:`RangeRebuild`, rebuilt on the range seen so far when a
+    value leaves its range."""
 
     max_fit_points: ClassVar[int | None] = 200_000
     online: ClassVar[bool] = True
     #: hyper-parameter holding the spatial tolerance (None: no spatial check)
     spatial_param: ClassVar[str] = "spatial_tolerance"
 
-    def _new_learner(self, y: pd.Series) -> Any:  # pragma: no cover - abstract
+    def _factory(self, y: pd.Series) -> Callable[[float, float], Any]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _new_learner(self, y: pd.Series) -> Any:
+        """The learner for history ``y``: on its range, rebuilt on exceedance when ``rebuild_margin`` is set."""
+        factory = self._factory(y)
+        values = y.to_numpy(dtype=float)
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        margin = check_tolerance(getattr(self, "rebuild_margin", None), "rebuild_margin")
+        if margin is None:
+            return factory(low, high)
+        pad = check_tolerance(getattr(self, "rebuild_pad", 0.0) or 0.0, "rebuild_pad")
+        return RangeRebuild(factory, low, high, len(values), margin, pad)
 
     def _fit(self, y: pd.Series) -> None:
         tolerance = check_tolerance(getattr(self, self.spatial_param), self.spatial_param)

@@ -9,12 +9,14 @@ on the learner alone (``spatial_tolerance=None``), so the spatial check cannot d
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from promcast.models import get_model
-from promcast.models.online import SpatialCheck, spatial_scores
+from promcast.models.online import RangeRebuild, SpatialCheck, spatial_scores
 
 STEP = pd.Timedelta(minutes=5)
 FIT = 288  # one day
@@ -130,3 +132,62 @@ def test_fitted_rows_on_another_grid_keep_their_alerts(name):
     assert scores.iloc[at] == 1.0
     exact = model.score(x)
     np.testing.assert_array_equal(exact.to_numpy(), model.fit_scores_.to_numpy())
+
+
+def _beyond_range_once() -> tuple[pd.Series, int]:
+    """The clean sine, later rows clipped to the first day's range, one spike above it at ``ONSET``."""
+    x = base()
+    low, high = x.iloc[:FIT].min(), x.iloc[:FIT].max()
+    x.iloc[FIT:] = x.iloc[FIT:].clip(low, high)
+    x.iloc[ONSET] = high + 8.0
+    return x, ONSET - FIT
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rebuild_keeps_earlier_scores_and_fires_once(name):
+    """A value beyond the learner's range rebuilds it exactly once (range: every row seen so far); rows
+    before it keep the scores the first learner gave them, and rows from it on are scored as by a learner
+    built on that range from the start."""
+    x, at = _beyond_range_once()
+    params = {"spatial_tolerance": None, "rebuild_margin": 0.0, "rebuild_pad": 0.0}
+    model = get_model(name, **params).fit(x.iloc[:FIT])
+    plain = get_model(name, spatial_tolerance=None, rebuild_margin=None).fit(x.iloc[:FIT])
+    later = x.iloc[FIT:]
+    rebuilt, kept = model.score(later).to_numpy(), plain.score(later).to_numpy()
+    np.testing.assert_array_equal(rebuilt[:at], kept[:at])
+    assert model.learner_.rebuilds == 0  # fitted rows are inside the fitted range
+    learner = copy.deepcopy(model.learner_)
+    again = [learner.step(v) for v in later.to_numpy()]
+    np.testing.assert_array_equal(again, rebuilt)
+    assert learner.rebuilds == 1
+    assert (learner.low, learner.high) == (x.min(), x.max())
+    fresh = learner.factory(x.min(), x.max())
+    from_start = [fresh.step(v) for v in x.to_numpy()]
+    np.testing.assert_array_equal(from_start[FIT + at:], rebuilt[at:])
+
+
+def test_rebuild_waits_for_the_rows_seen_to_double():
+    """At most one rebuild per doubling of the rows seen: an earlier exceedance waits for the next
+    allowed row, and a padded rebuild widens the range by ``pad`` of the span each side."""
+    ranges = []
+
+    class Learner:
+        def __init__(self, low, high):
+            ranges.append((low, high))
+
+        def step(self, value):
+            return 0.0
+
+    wrapper = RangeRebuild(Learner, 0.0, 1.0, rows=10, margin=0.05, pad=0.2)
+    for v in [0.5] * 10:
+        wrapper.step(v)
+    wrapper.step(1.04)  # within the margin: nothing
+    assert not wrapper.pending
+    wrapper.step(2.0)  # row 12 of 20 needed: remembered
+    assert wrapper.pending and wrapper.rebuilds == 0
+    for v in [0.5] * 7:
+        wrapper.step(v)
+    assert wrapper.rebuilds == 0
+    wrapper.step(0.5)  # row 20: rebuilt on [0.5, 2.0] padded by 0.2 * 1.5
+    assert wrapper.rebuilds == 1 and not wrapper.pending
+    assert ranges[-1] == pytest.approx((0.5 - 0.3, 2.0 + 0.3))
