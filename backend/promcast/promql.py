@@ -28,6 +28,16 @@ def quote_string(value: str) -> str:
     return f'"{escape_string(value)}"'
 
 
+#: RE2's metacharacters: what :func:`regex_escape` escapes
+_RE2_SPECIAL = frozenset("\\.+*?()|[]{}^$")
+
+
+def regex_escape(value: str) -> str:
+    """``value`` as an RE2 pattern that matches exactly it, for ``=~"a|b"`` alternations; only RE2's
+    metacharacters are escaped (RE2 rejects some escapes Python's re.escape writes)."""
+    return "".join("\\" + ch if ch in _RE2_SPECIAL else ch for ch in str(value))
+
+
 def raw_strings_as_quoted(expr: str) -> str:
     """``expr`` with every backtick raw string written as the double-quoted string of the same value."""
     if "`" not in expr:

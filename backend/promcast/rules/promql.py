@@ -14,13 +14,13 @@ Everything here emits only what Prometheus 2.42 understands (see :data:`PROMETHE
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 import promql_parser
 from ..promql import parse as parse_promql
-from ..promql import match_op, quote_string, unwrap_parens
+from ..promql import quote_string, regex_escape
+from ..promql_selector import Matcher, Selector, plain_selector
 
 #: every function Prometheus 2.42 knows; generated rules must stay within it (3.x renamed some)
 PROMETHEUS_2_42_FUNCTIONS = frozenset("""
@@ -31,10 +31,6 @@ increase irate label_join label_replace last_over_time ln log10 log2 max_over_ti
 month pi predict_linear present_over_time quantile_over_time rad rate resets round scalar sgn sin sinh
 sort sort_desc sqrt stddev_over_time stdvar_over_time sum_over_time tan tanh time timestamp vector year
 """.split())
-
-_RE2_SPECIAL = set("\\.+*?()|[]{}^$")
-
-Matcher = tuple[str, str, str]  # (label, op, value)
 
 
 # ------------------------------------------------------------------------------------------ literals
@@ -72,15 +68,6 @@ def seconds(value: pd.Timedelta) -> str:
 
 
 string = quote_string  # the rule kinds' short name for a double-quoted PromQL string
-
-
-def regex_escape(value: str) -> str:
-    """Escape RE2 metacharacters (and only those: RE2 rejects some escapes Python's re.escape writes)."""
-    return "".join("\\" + ch if ch in _RE2_SPECIAL else ch for ch in str(value))
-
-
-def matchers_text(matchers: Sequence[Matcher]) -> str:
-    return ", ".join(f"{name}{op}{string(value)}" for name, op, value in matchers)
 
 
 # ------------------------------------------------------------------------------------------ series keys
@@ -134,12 +121,12 @@ def set_matchers(members: Sequence[Mapping[str, str]], keys: Sequence[str]) -> l
         groups.setdefault(rest, []).append(row[pivot])
     out = []
     for rest, values in sorted(groups.items()):
-        matchers: list[Matcher] = [(name, "=", value) for name, value in rest]
+        matchers = [Matcher(name, "=", value) for name, value in rest]
         values = sorted(set(values))
         if len(values) == 1:
-            matchers.append((keys[pivot], "=", values[0]))
+            matchers.append(Matcher(keys[pivot], "=", values[0]))
         else:
-            matchers.append((keys[pivot], "=~", "|".join(regex_escape(v) for v in values)))
+            matchers.append(Matcher(keys[pivot], "=~", "|".join(regex_escape(v) for v in values)))
         out.append(sorted(matchers))
     return out
 
@@ -156,31 +143,6 @@ def label_table(members: Sequence[Mapping[str, str]], keys: Sequence[str]) -> st
 
 
 # ------------------------------------------------------------------------------------------ inputs
-@dataclass(frozen=True)
-class Selector:
-    name: str | None
-    matchers: tuple[Matcher, ...]
-
-    def text(self, extra: Sequence[Matcher] = ()) -> str:
-        matchers = list(self.matchers) + [m for m in extra if m not in self.matchers]
-        inner = matchers_text(matchers)
-        if self.name and not inner:
-            return self.name
-        return f"{self.name or ''}{{{inner}}}"
-
-
-def parse_selector(expr: str) -> Selector | None:
-    """The selector ``expr`` is, or None when it is any other expression."""
-    node = unwrap_parens(parse_promql(expr))
-    if not isinstance(node, promql_parser.VectorSelector) or node.matchers.or_matchers:
-        return None
-    if node.offset is not None or node.at is not None:
-        return None
-    matchers = tuple((m.name, match_op(m), m.value) for m in node.matchers.matchers
-                     if not (m.name == "__name__" and node.name))
-    return Selector(node.name, matchers)
-
-
 class Source:
     """How a term reads its input: the selector (restricted) or a subquery of any expression."""
 
@@ -215,7 +177,7 @@ class Input:
 
     def __init__(self, expr: str, resolution: pd.Timedelta):
         self.expr = expr
-        self.selector = parse_selector(expr)
+        self.selector = plain_selector(expr)
         self.resolution = resolution
 
     @property
@@ -259,6 +221,5 @@ def functions_used(expr: str) -> set[str]:
     return found
 
 
-__all__ = ["Input", "PROMETHEUS_2_42_FUNCTIONS", "Selector", "Source", "dur", "functions_used", "join_or",
-           "key_labels", "label_table", "matchers_text", "num", "parse_selector", "regex_escape", "seconds",
-           "set_matchers", "string"]
+__all__ = ["Input", "PROMETHEUS_2_42_FUNCTIONS", "Source", "dur", "functions_used", "join_or", "key_labels",
+           "label_table", "num", "seconds", "set_matchers", "string"]

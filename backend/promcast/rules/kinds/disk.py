@@ -35,6 +35,7 @@ import pandas as pd
 from ...maintenance.disk import DiskUsagePredictor, used_space
 from ..fit import SeriesFailure, SeriesFit, SeriesJob, Window, fetch, match_by_labels
 from ..model import AlertTest, ExprTest, Rule, RuleGroup, TestCase, TestFile
+from ...promql_selector import Selector
 from ..promql import Input, Source, dur, num, seconds
 from ..sets import floor_window, up_fraction
 from ..testgen import NotInvertible, Wave, samples, series_text, synthesize
@@ -153,8 +154,6 @@ def _readonly_expr(target, avail: Input) -> str | None:
         return target.param("readonly_expr")
     sel = avail.selector
     if sel is not None and sel.name and sel.name.startswith("node_filesystem_"):
-        from ..promql import Selector
-
         return Selector("node_filesystem_readonly", sel.matchers).text()
     return None
 

@@ -1,30 +1,33 @@
-"""The selector subset of PromQL, for sources that hold raw series (the demo and CSV files).
+"""Plain PromQL selectors (``metric{label op "value", ...}``): the one ``Selector`` and its parsers.
 
-Those sources can only pick stored series by name and labels; they cannot evaluate functions,
-operators or range vectors. Parsing uses promql-parser (the Rust parser Prometheus-compatible tools
-use), so a selector means exactly what it means to Prometheus, and anything beyond a plain selector is
-refused with a message that says to point promcast at a real Prometheus.
+Two kinds of code need a selector as a value: sources that hold raw series (the demo and CSV files)
+pick stored series with :meth:`Selector.matches`, and the rule writer and ``init`` write selectors
+with extra matchers through :meth:`Selector.text`. Parsing goes through :func:`.promql.parse` (the
+promql-parser entry), so a selector means exactly what it means to Prometheus. :func:`parse_selector`
+refuses anything beyond a plain selector with a message that says to point promcast at a real
+Prometheus; :func:`plain_selector` answers None instead, for writers that fall back to subqueries.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import promql_parser
 import re2
 
-from ..errors import BadQueryError
-from ..promql import escape_string as _escape
-from ..promql import MATCH_OPS, match_op, unwrap_parens
-from ..promql import parse as parse_promql
-from ..promql_bounds import check_promql
+from .errors import BadQueryError
+from .promql import MATCH_OPS, match_op, quote_string, unwrap_parens
+from .promql import parse as parse_promql
+from .promql_bounds import check_promql
 
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Matcher:
-    """One label matcher: ``name op "value"``; a missing label counts as the empty string."""
+    """One label matcher: ``name op "value"``; a missing label counts as the empty string.
+
+    Ordered by (name, op, value), so matcher lists sort into a stable rule text.
+    """
 
     name: str
     op: str
@@ -48,7 +51,7 @@ class Matcher:
         return hit if self.op == "=~" else not hit
 
     def __str__(self) -> str:
-        return f'{self.name}{self.op}"{_escape(self.value)}"'
+        return f"{self.name}{self.op}{quote_string(self.value)}"
 
 
 @dataclass(frozen=True)
@@ -67,44 +70,74 @@ class Selector:
         """Whether a series with these labels (``__name__`` included) is selected."""
         if self.name is not None and labels.get("__name__") != self.name:
             return False
-        groups = self.alternatives or (self.matchers,)
-        return any(all(m.matches(labels) for m in group) for group in groups)
+        return any(all(m.matches(labels) for m in group) for group in self._groups())
+
+    def text(self, extra: Sequence[Matcher] = ()) -> str:
+        """The selector as PromQL, with ``extra`` matchers added to every group (those it has already
+        are not repeated): ``avail{fstype!="tmpfs", mountpoint=~"/|/home"}``."""
+        groups = [list(group) + [m for m in extra if m not in group] for group in self._groups()]
+        inner = " or ".join(", ".join(str(m) for m in group) for group in groups if group)
+        if self.name and not inner:
+            return self.name
+        return f"{self.name or ''}{{{inner}}}"
 
     def __str__(self) -> str:
-        groups = self.alternatives or (self.matchers,)
-        inner = " or ".join(",".join(str(m) for m in group) for group in groups)
-        return f"{self.name or ''}{{{inner}}}" if inner or not self.name else self.name
+        return self.text()
+
+    def _groups(self) -> tuple[tuple[Matcher, ...], ...]:
+        return self.alternatives or (self.matchers,)
 
 
-def parse_selector(expr: str) -> Selector:
-    """Parse ``expr`` into a :class:`Selector`, or raise BadQueryError naming the problem."""
+def parse_query(expr: str):
+    """The AST of ``expr`` after the size checks, or BadQueryError (``bad PromQL: ...``) with the
+    parser's message on one line."""
     if not isinstance(expr, str):
         raise BadQueryError(f"bad PromQL: expected a string, got {type(expr).__name__}")
     check_promql(expr)  # before the native parser: deep nesting overflows its stack
     try:
-        node = parse_promql(expr)
+        return parse_promql(expr)
     except (ValueError, TypeError) as exc:
-        raise BadQueryError(f"bad PromQL: {_one_line(str(exc))}") from exc
-    node = unwrap_parens(node)
+        raise BadQueryError(f"bad PromQL: {one_line(str(exc))}") from exc
+
+
+def parse_selector(expr: str) -> Selector:
+    """Parse ``expr`` into a :class:`Selector`, or raise BadQueryError naming the problem."""
+    node = unwrap_parens(parse_query(expr))
     if not isinstance(node, promql_parser.VectorSelector):
-        raise _needs_prometheus(expr, _describe(node))
+        raise _needs_prometheus(expr, describe_node(node))
     if node.offset is not None:
         raise _needs_prometheus(expr, "an offset modifier")
     if node.at is not None:
         raise _needs_prometheus(expr, "an @ modifier")
-    matchers = tuple(_matcher(m) for m in node.matchers.matchers)
-    alternatives = tuple(
-        tuple(_matcher(m) for m in group) for group in node.matchers.or_matchers
+    return node_selector(node)
+
+
+def plain_selector(expr: str) -> Selector | None:
+    """The selector ``expr`` is, or None when it is any other expression (a function, an operator, an
+    ``or`` inside the braces, an offset or @ modifier): what a rule can add matchers to directly."""
+    node = unwrap_parens(parse_query(expr))
+    if not isinstance(node, promql_parser.VectorSelector) or node.matchers.or_matchers:
+        return None
+    if node.offset is not None or node.at is not None:
+        return None
+    return node_selector(node)
+
+
+def node_selector(node: promql_parser.VectorSelector) -> Selector:
+    """The :class:`Selector` of a parsed vector selector (its modifiers are the caller's concern)."""
+    return Selector(
+        name=node.name,
+        matchers=tuple(_matcher(m) for m in node.matchers.matchers),
+        alternatives=tuple(tuple(_matcher(m) for m in group) for group in node.matchers.or_matchers),
     )
-    return Selector(name=node.name, matchers=matchers, alternatives=alternatives)
 
 
 def _matcher(m: promql_parser.Matcher) -> Matcher:
     return Matcher(name=m.name, op=match_op(m), value=m.value)
 
 
-def _describe(node: object) -> str:
-    """Name what makes ``node`` more than a plain selector, for the refusal message."""
+def describe_node(node: object) -> str:
+    """Name what makes ``node`` more than a plain selector, for a refusal message."""
     if isinstance(node, promql_parser.Call):
         return f"the function {node.func.name}()"
     if isinstance(node, promql_parser.AggregateExpr):
@@ -124,12 +157,13 @@ def _describe(node: object) -> str:
 
 def _needs_prometheus(expr: str, what: str) -> BadQueryError:
     return BadQueryError(
-        f"{_one_line(expr)!r} uses {what}: the demo/CSV source only answers plain selectors like "
+        f"{one_line(expr)!r} uses {what}: the demo/CSV source only answers plain selectors like "
         f'metric{{label="value"}}; a real Prometheus is needed for that expression (--prometheus-url)'
     )
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace (newlines included) as one space, for one-line errors."""
     return " ".join(text.split())
 
 
@@ -158,3 +192,5 @@ def compile_label_regex(pattern: str, label: str = "label"):
         raise BadQueryError(f"bad PromQL: regex {pattern!r} for label {label!r}: {reason}") from exc
 
 
+__all__ = ["Matcher", "Selector", "compile_label_regex", "describe_node", "node_selector", "one_line",
+           "parse_query", "parse_selector", "plain_selector"]
