@@ -24,11 +24,12 @@ from ..promql_bounds import check_promql
 from ..quantities import QUANTITY as _QUANTITY, UNITS as _UNITS
 from ..promql import parse as parse_promql_ast
 from ..promql import unwrap_parens
-from ..validation import HEADROOM, SENSITIVITY, Limit
+from ..kinds.registry import ANOMALY, CAPACITY, RULE_KINDS
+from ..validation import Limit
 
 API_VERSION = "promcast/v1"
 KIND = "RuleSpec"
-KINDS = ("anomaly_band", "capacity", "disk_exhaustion", "memory_leak")
+KINDS = RULE_KINDS
 ANOMALY_MODES = ("exported", "promql")
 SEVERITIES = ("critical", "info", "warning")
 
@@ -306,7 +307,7 @@ def _anomaly(data: Mapping, ctx: _Ctx) -> dict:
     return {
         "mode": mode,
         "model": _model(data.get("model", _default_forecaster()), ctx),
-        "sensitivity": _limited(data.get("sensitivity", 3), ctx, SENSITIVITY),
+        "sensitivity": _limited(data.get("sensitivity", 3), ctx, ANOMALY.limits["sensitivity"]),
         "severity": severity,
     }
 
@@ -316,7 +317,7 @@ def _capacity(data: Mapping, ctx: _Ctx) -> dict:
         raise ctx.error("missing required field 'capacity' (the load the service can take, in the unit of 'expr')")
     return {
         "capacity": _number(data["capacity"], ctx, "capacity", low=0, low_open=True, quantity=True),
-        "headroom": _limited(data.get("headroom", 0.2), ctx, HEADROOM),
+        "headroom": _limited(data.get("headroom", 0.2), ctx, CAPACITY.limits["headroom"]),
         "horizon": _duration(data.get("horizon", "30d"), ctx, "horizon"),
         "model": _model(data.get("model", "prophet"), ctx),
         "unit_cost": _number(data["unit_cost"], ctx, "unit_cost", low=0) if "unit_cost" in data else None,

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import promql_parser
 
-from ...maintenance.capacity import CapacityPlanner
+from ...kinds.registry import CAPACITY
 from ..fit import SeriesFailure, SeriesFit, SeriesJob, Window, fetch
 from ..model import AlertTest, ExprTest, Rule, RuleGroup, TestCase, TestFile
 from ..promql import Input, dur, num, seconds
@@ -88,8 +88,8 @@ def linear_projection(values: pd.Series, window: pd.Timedelta, horizon: pd.Timed
 def fit_series(labels, values: pd.Series, capacity: float, headroom: float, horizon: pd.Timedelta,
                model: str, unit_cost: float | None = None, cost_period="30d") -> SeriesFit:
     values = values.dropna()
-    planner = CapacityPlanner(capacity=capacity, headroom=headroom, horizon=horizon, model=model,
-                              unit_cost=unit_cost, cost_period=cost_period).fit(values)
+    planner = CAPACITY.make_predictor(capacity=capacity, headroom=headroom, horizon=horizon, model=model,
+                                      unit_cost=unit_cost, cost_period=cost_period).fit(values)
     span = values.index[-1] - values.index[0]
     window = trend_window(span, pd.Timedelta(horizon))
     trend = linear_projection(values, window, pd.Timedelta(horizon))

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ...maintenance.disk import DiskUsagePredictor, used_space
+from ...kinds.registry import DISK
+from ...maintenance.disk import used_space
 from ..fit import SeriesFailure, SeriesFit, SeriesJob, Window, fetch, match_by_labels
 from ..model import AlertTest, ExprTest, Rule, RuleGroup, TestCase, TestFile
 from ...promql_selector import Selector
@@ -109,7 +110,7 @@ def fit_series(labels, avail: pd.Series, size: pd.Series | None, size_const: flo
                warning_within: pd.Timedelta, critical_within: pd.Timedelta, max_window: pd.Timedelta) -> SeriesFit:
     """Fit :class:`DiskUsagePredictor` on space used (size - avail) and derive the rule parameters."""
     used, capacity = used_space(avail, size if size is not None else size_const)
-    p = DiskUsagePredictor(capacity=capacity).fit(used)
+    p = DISK.make_predictor(capacity=capacity).fit(used)
     daily = not p.profile_.is_flat
     window = min(pd.Timedelta(p.window_), pd.Timedelta(max_window))
     if daily:

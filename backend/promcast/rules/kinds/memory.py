@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError
-from ...maintenance.memory import MemoryLeakDetector
+from ...kinds.registry import MEMORY
 from ..fit import SeriesFailure, SeriesFit, SeriesJob, Window, fetch, match_by_labels
 from ..model import AlertTest, ExprTest, Rule, RuleGroup, TestCase, TestFile
 from ..promql import Input, dur, num
@@ -93,7 +93,7 @@ def fit_series(labels, values: pd.Series, limit_series: pd.Series | None, limit_
         limit = float(limit_values.iloc[-1])
     else:
         limit = float(limit_const)
-    d = MemoryLeakDetector(limit=limit).fit(values)
+    d = MEMORY.make_predictor(limit=limit).fit(values)
     # the detector's bound: how fast the troughs rise over a slope window in normal swings (for a process
     # leaking now, around its leak's trend), never under the practical minimum slope
     bound = float(d.healthy_slope_bound_)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ...maintenance import Prediction, used_from_available
+from ...kinds.registry import DISK
+from ...kinds.report import Prediction
+from ...maintenance import used_from_available
 from ..request import Payload
 from .base import LEGEND, PayloadField, QueryContext
 from .maintenance import HISTORY, MaintenanceTarget, Window, number_or_expr
@@ -24,10 +26,10 @@ SIZE = PayloadField("size", "Size", "input", "or one size for all, e.g. 500GiB",
 
 
 class DiskExhaustion(MaintenanceTarget):
-    name = "disk_exhaustion"
+    name = DISK.target
     label = "Disk exhaustion (days to full)"
     fields = (AVAIL_EXPR, SIZE_EXPR, SIZE, HISTORY, LEGEND)
-    kind = "disk"
+    kind = DISK
     usage_name = "used"
 
     def options(self, ctx: QueryContext, payload: Payload, notices: list[dict]) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from typing import Any, ClassVar, Mapping, Sequence
 import pandas as pd
 
 from ...errors import InputError
-from ...maintenance import FIELDS, Prediction, predictions
-from ...maintenance.report import sort_key
+from ...kinds.registry import PredictionKind
+from ...kinds.report import Prediction, predictions
 from ...quantities import parse_quantity
 from ...sources.base import History
 from ..fitting import FIT_POINTS, MIN_FIT_STEP
@@ -112,12 +112,13 @@ def other_expr(ctx: QueryContext, payload: Payload, key: str) -> str | None:
 class MaintenanceTarget(Target):
     """A target answering with one predictor per series: a table, projections and limit lines.
 
-    Subclasses set ``kind`` (``disk``, ``memory`` or ``capacity``), ``min_history`` and
+    Subclasses set ``kind`` (a :class:`~promcast.kinds.registry.PredictionKind`; its ``target`` is the
+    target's ``name``), ``min_history`` and
     ``usage_name``, and implement :meth:`options` (payload -> predictor options, checked before
     anything is fetched) and :meth:`histories` (the series and per-series options to predict on).
     """
 
-    kind: ClassVar[str]
+    kind: ClassVar[PredictionKind]
     min_history: ClassVar[pd.Timedelta] = pd.Timedelta("1D")
     usage_name: ClassVar[str] = "used"
 
@@ -162,7 +163,7 @@ class MaintenanceTarget(Target):
         for p in failed:
             notices.append(notice("warning", f"{p.history.legend}: {p.error}"))
 
-        ordered = sorted(fitted.predictions, key=lambda p: sort_key(self.kind)(p.row))
+        ordered = sorted(fitted.predictions, key=lambda p: self.kind.sort_key(p.row))
         frames = [prediction_table(self.kind, ordered, query.ref_id)]
         names = legends([p.history.labels for p in ordered], template)
         prefixed = len(ordered) > 1 or bool(template)
@@ -183,7 +184,7 @@ class MaintenanceTarget(Target):
             series, predictor_options = self.histories(ctx, expr, window, options)
             if not series:
                 return Fitted(self.name, [])
-            return Fitted(self.name, predictions(self.kind, series, **predictor_options))
+            return Fitted(self.name, predictions(self.kind.name, series, **predictor_options))
 
         entry, _hit = ctx.cache.get_or_fit(key, fit, model_name=self.name)
         return entry.model
@@ -233,11 +234,11 @@ def cell(value: Any) -> str | float:
 TEXT_FIELDS = frozenset({"is_leak", "full_at", "scale_up_date", "scale_down_date"})
 
 
-def prediction_table(kind: str, ordered: Sequence[Prediction], ref_id: str) -> dict:
+def prediction_table(kind: PredictionKind, ordered: Sequence[Prediction], ref_id: str) -> dict:
     """One row per series in the given order: labels, then the kind's fields (and ``error`` if any)."""
     rows = [p.row for p in ordered]
     labels = label_columns([p.history.labels for p in ordered])
-    fields = list(FIELDS[kind])
+    fields = list(kind.fields)
     columns = [(name, "string") for name in labels]
     columns += [(f, "string" if f in TEXT_FIELDS else "number") for f in fields]
     has_error = any(r.get("error") for r in rows)

@@ -14,7 +14,9 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from ...maintenance import Prediction, values_by_series
+from ...kinds.registry import MEMORY
+from ...kinds.report import Prediction
+from ...maintenance import values_by_series
 from ..request import Payload
 from .base import LEGEND, PayloadField, QueryContext
 from .maintenance import HISTORY, MaintenanceTarget, Window, number_or_expr
@@ -25,10 +27,10 @@ LIMIT_EXPR = PayloadField("limit_expr", "Limit expr", "input", "or PromQL giving
 
 
 class MemoryLeak(MaintenanceTarget):
-    name = "memory_leak"
+    name = MEMORY.target
     label = "Memory leak (time to OOM)"
     fields = (MEMORY_EXPR, LIMIT, LIMIT_EXPR, HISTORY, LEGEND)
-    kind = "memory"
+    kind = MEMORY
     min_history = pd.Timedelta("12h")
     usage_name = "used"
 
