@@ -508,7 +508,7 @@ def _plot_predictions(args, predictions, options) -> None:
     from .kinds.registry import get_kind
     from .maintenance import plot_projection
 
-    ok = [p for p in predictions if p.error is None]
+    ok = [p for p in predictions if p.failure is None]
     if not ok:
         return
     limit_key = get_kind(args.kind).limit_option

@@ -20,18 +20,20 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, PromcastError
+from ..failures import SeriesFailure
 from ..sources.base import History, format_labels
 from .registry import KINDS, PREDICTABLE, get_kind
 
 
 @dataclass
 class Prediction:
-    """One series' outcome: the fitted predictor and its JSON row, or the error."""
+    """One series' outcome: the fitted predictor and its JSON row, or why it failed (the row then has
+    ``error`` and null fields)."""
 
     history: History
     predictor: Any | None
     row: dict
-    error: PromcastError | None = None
+    failure: SeriesFailure | None = None
 
     def projection(self) -> pd.Series | pd.DataFrame | None:
         """The projected usage (disk, memory) or forecast frame (capacity); None after an error."""
@@ -61,7 +63,7 @@ def predictions(kind: str, histories: Sequence[History], **options) -> list[Pred
             predictor = spec.make_predictor(**{limit: value}, **options).fit(history.values)
         except PromcastError as exc:
             row = {**base, **{f: None for f in spec.fields}, "error": str(exc)}
-            out.append(Prediction(history, None, row, exc))
+            out.append(Prediction(history, None, row, SeriesFailure.of("", history.legend, exc)))
             continue
         out.append(Prediction(history, predictor, {**base, **predictor.result()}))
     return out
@@ -79,12 +81,12 @@ def predict(kind: str, histories: Sequence[History], **options) -> list[dict]:
 
 def rows(kind: str, results: Sequence[Prediction]) -> list[dict]:
     """JSON rows of fitted :func:`predictions`, soonest first; raises when every series failed."""
-    failed = [p for p in results if p.error is not None]
+    failed = [p.failure for p in results if p.failure is not None]
     if len(failed) == len(results):
         first = failed[0]
         if len(results) == 1:
             raise first.error
-        raise InputError(f"all {len(results)} series failed; first, {first.history.legend}: {first.error}") from first.error
+        raise InputError(f"all {len(results)} series failed; first, {first}") from first.error
     return sorted((p.row for p in results), key=get_kind(kind).sort_key)
 
 

@@ -54,7 +54,7 @@ def test_memory_leaks_come_first():
 def test_predictions_expose_fitted_predictors_and_projections():
     (result,) = predictions("disk", [disk("/a", 10, 10)], capacity=100)
     proj = result.projection()
-    assert result.error is None and proj.iloc[-1] == 100
+    assert result.failure is None and proj.iloc[-1] == 100
     assert result.predictor.window_ >= pd.Timedelta("1h")
 
 

@@ -153,15 +153,14 @@ class MaintenanceTarget(Target):
         fitted = self._fitted(ctx, expr, window, options)
         if not fitted.predictions:
             return no_series(expr, window.end - window.history, window.end)
-        failed = [p for p in fitted.predictions if p.error is not None]
+        failed = [p.failure for p in fitted.predictions if p.failure is not None]
         if len(failed) == len(fitted.predictions):
             first = failed[0]
             if len(failed) == 1:
-                raise type(first.error)(f"{first.history.legend}: {first.error}") from first.error
-            raise type(first.error)(f"all {len(failed)} series failed; first, {first.history.legend}: "
-                                    f"{first.error}") from first.error
-        for p in failed:
-            notices.append(notice("warning", f"{p.history.legend}: {p.error}"))
+                raise type(first.error)(str(first)) from first.error
+            raise type(first.error)(f"all {len(failed)} series failed; first, {first}") from first.error
+        for failure in failed:
+            notices.append(notice("warning", str(failure)))
 
         ordered = sorted(fitted.predictions, key=lambda p: self.kind.sort_key(p.row))
         frames = [prediction_table(self.kind, ordered, query.ref_id)]
