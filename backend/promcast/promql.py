@@ -92,6 +92,19 @@ def skip_literal(text: str, i: int) -> int:
     return i
 
 
+def skip_number(text: str, i: int) -> int:
+    """Past the number or duration that starts at ``text[i]`` (``1.5e-3``, ``0x1f``, ``5m``): a sign after an
+    exponent ``e`` (one that follows a digit and precedes one) belongs to the number, not an operator."""
+    n = len(text)
+    while i < n and (text[i].isalnum() or text[i] in "._"):
+        if (text[i] in "eE" and i + 2 < n and text[i + 1] in "+-" and text[i + 2].isdigit()
+                and not text[i - 1].isalpha()):
+            i += 2
+            continue
+        i += 1
+    return i
+
+
 def parse(expr: str):
     """promql-parser's AST of ``expr`` read as Prometheus reads it (raw strings included).
 

@@ -26,7 +26,9 @@ from .promql_bounds import check_promql
 class Matcher:
     """One label matcher: ``name op "value"``; a missing label counts as the empty string.
 
-    Ordered by (name, op, value), so matcher lists sort into a stable rule text.
+    Ordered by (name, op, value), so matcher lists sort into a stable rule text. A regex is compiled
+    when first matched (parsing compiles it at once, so a bad one is refused there); matchers that are
+    only written (rules, presets, Grafana's ad hoc filters) never compile one.
     """
 
     name: str
@@ -37,8 +39,16 @@ class Matcher:
     def __post_init__(self) -> None:
         if self.op not in MATCH_OPS.values():
             raise ValueError(f"unknown matcher operator {self.op!r}")
-        if self.op in ("=~", "!~") and self._regex is None:
+
+    @property
+    def is_regex(self) -> bool:
+        return self.op in ("=~", "!~")
+
+    def regex(self):
+        """The compiled regex of ``=~``/``!~`` (BadQueryError when RE2 refuses it)."""
+        if self._regex is None:
             object.__setattr__(self, "_regex", compile_label_regex(self.value, self.name))
+        return self._regex
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """Whether ``labels`` satisfy this matcher (absent labels are "")."""
@@ -47,7 +57,7 @@ class Matcher:
             return actual == self.value
         if self.op == "!=":
             return actual != self.value
-        hit = self._regex.fullmatch(actual) is not None  # type: ignore[union-attr]
+        hit = self.regex().fullmatch(actual) is not None
         return hit if self.op == "=~" else not hit
 
     def __str__(self) -> str:
@@ -133,7 +143,10 @@ def node_selector(node: promql_parser.VectorSelector) -> Selector:
 
 
 def _matcher(m: promql_parser.Matcher) -> Matcher:
-    return Matcher(name=m.name, op=match_op(m), value=m.value)
+    matcher = Matcher(name=m.name, op=match_op(m), value=m.value)
+    if matcher.is_regex:
+        matcher.regex()  # refused while parsing, like Prometheus does
+    return matcher
 
 
 def describe_node(node: object) -> str:

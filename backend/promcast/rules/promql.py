@@ -20,7 +20,7 @@ import pandas as pd
 import promql_parser
 from ..promql import parse as parse_promql
 from ..promql import quote_string, regex_escape
-from ..promql_selector import Matcher, Selector, plain_selector
+from ..promql_selector import Matcher, plain_selector
 
 #: every function Prometheus 2.42 knows; generated rules must stay within it (3.x renamed some)
 PROMETHEUS_2_42_FUNCTIONS = frozenset("""
@@ -144,32 +144,31 @@ def label_table(members: Sequence[Mapping[str, str]], keys: Sequence[str]) -> st
 
 # ------------------------------------------------------------------------------------------ inputs
 class Source:
-    """How a term reads its input: the selector (restricted) or a subquery of any expression."""
+    """How a term reads an :class:`Input`: its selector with ``extra`` matchers, or a subquery of the
+    expression when it is no plain selector."""
 
-    def __init__(self, expr: str, selector: Selector | None, extra: Sequence[Matcher], resolution: pd.Timedelta):
-        self._expr = expr
-        self._selector = selector
+    def __init__(self, inp: "Input", extra: Sequence[Matcher] = ()):
+        self._input = inp
         self._extra = list(extra)
-        self._resolution = resolution
 
     @property
     def is_selector(self) -> bool:
-        return self._selector is not None
+        return self._input.is_selector
 
     def instant(self) -> str:
-        if self._selector is not None:
-            return self._selector.text(self._extra)
-        return f"({self._expr})"
+        return self._inner()
 
     def range(self, window: pd.Timedelta, *, offset: pd.Timedelta | None = None,
               resolution: pd.Timedelta | None = None) -> str:
         """``x[window]`` (a subquery ``x[window:res]`` when ``resolution`` is given or ``x`` is no selector)."""
         off = f" offset {dur(offset)}" if offset is not None and offset > pd.Timedelta(0) else ""
-        if self._selector is not None and resolution is None:
-            return f"{self._selector.text(self._extra)}[{dur(window)}]{off}"
-        res = resolution or self._resolution
-        inner = self._selector.text(self._extra) if self._selector is not None else f"({self._expr})"
-        return f"{inner}[{dur(window)}:{dur(res)}]{off}"
+        if self.is_selector and resolution is None:
+            return f"{self._inner()}[{dur(window)}]{off}"
+        return f"{self._inner()}[{dur(window)}:{dur(resolution or self._input.resolution)}]{off}"
+
+    def _inner(self) -> str:
+        selector = self._input.selector
+        return selector.text(self._extra) if selector is not None else f"({self._input.expr})"
 
 
 class Input:
@@ -185,19 +184,16 @@ class Input:
         return self.selector is not None
 
     def source(self) -> Source:
-        return Source(self.expr, self.selector, (), self.resolution)
+        return Source(self)
 
     def term(self, build: Callable[[Source], str], members: Sequence[Mapping[str, str]] | None,
              keys: Sequence[str]) -> str:
         """``build`` applied to this input, restricted to ``members`` (None: every series)."""
         if members is None or not keys:
-            return build(Source(self.expr, self.selector, (), self.resolution))
+            return build(Source(self))
         if self.selector is not None:
-            parts = [build(Source(self.expr, self.selector, group, self.resolution))
-                     for group in set_matchers(members, keys)]
-            return join_or(parts)
-        body = build(Source(self.expr, None, (), self.resolution))
-        return f"({body}) and on({', '.join(keys)}) ({label_table(members, keys)})"
+            return join_or([build(Source(self, group)) for group in set_matchers(members, keys)])
+        return f"({build(Source(self))}) and on({', '.join(keys)}) ({label_table(members, keys)})"
 
 
 def join_or(terms: Sequence[str]) -> str:

@@ -91,18 +91,6 @@ def quantity(payload: Payload, key: str, *, hint: str) -> float | None:
     return value
 
 
-def number_or_expr(ctx: QueryContext, payload: Payload, number_key: str, expr_key: str, *, what: str,
-                   example: str, hint: str) -> dict[str, Any]:
-    """A limit given once for all series (``number_key``, a quantity) or per series (``expr_key``, PromQL
-    with the ad hoc filters added): exactly one of the two, as predictor options."""
-    given = [k for k in (number_key, expr_key) if payload.text(k) is not None]
-    if len(given) == 2:
-        raise InputError(f"give either payload.{number_key} or payload.{expr_key}, not both")
-    if not given:
-        raise InputError(f"payload.{number_key} or payload.{expr_key} is required: {what}, e.g. {example}")
-    return {number_key: quantity(payload, number_key, hint=hint), expr_key: other_expr(ctx, payload, expr_key)}
-
-
 def other_expr(ctx: QueryContext, payload: Payload, key: str) -> str | None:
     """A second PromQL expression of the payload (size, limit) with the ad hoc filters added."""
     expr = payload.text(key)
@@ -207,6 +195,47 @@ class MaintenanceTarget(Target):
         return frames
 
 
+class LimitedTarget(MaintenanceTarget):
+    """A maintenance target whose limit is given once for all series (``number_key``, a quantity such as
+    ``500GiB``) or per series (``expr_key``, PromQL matched to ``expr``'s series by labels): exactly one.
+
+    Subclasses name the keys, describe the limit for messages, and turn the series and the limit (a
+    number, or the fetched limit series) into predictor inputs in :meth:`with_limits`.
+    """
+
+    number_key: ClassVar[str]
+    expr_key: ClassVar[str]
+    #: the limit in words, an example of it and what a bad number should have been, for messages
+    limit_what: ClassVar[str]
+    limit_example: ClassVar[str]
+    limit_hint: ClassVar[str]
+
+    def options(self, ctx: QueryContext, payload: Payload, notices: list[dict]) -> dict[str, Any]:
+        given = [k for k in (self.number_key, self.expr_key) if payload.text(k) is not None]
+        if len(given) == 2:
+            raise InputError(f"give either payload.{self.number_key} or payload.{self.expr_key}, not both")
+        if not given:
+            raise InputError(f"payload.{self.number_key} or payload.{self.expr_key} is required: {self.limit_what}, "
+                             f"e.g. {self.limit_example}")
+        return {self.number_key: quantity(payload, self.number_key, hint=self.limit_hint),
+                self.expr_key: other_expr(ctx, payload, self.expr_key)}
+
+    def histories(self, ctx: QueryContext, expr: str, window: Window,
+                  options: Mapping[str, Any]) -> tuple[list[History], dict[str, Any]]:
+        series = window.fetch(ctx, expr)
+        if not series:
+            return [], {}
+        number = options[self.number_key]
+        return self.with_limits(series, number if number is not None else window.fetch(ctx, options[self.expr_key]))
+
+    def with_limits(self, series: list[History], limit: float | list[History]) -> tuple[list[History], dict[str, Any]]:
+        """``(series to predict on, predictor options)`` from the fetched series and the limit."""
+        raise NotImplementedError
+
+    def limit_of(self, prediction: Prediction) -> float:
+        return float(getattr(prediction.predictor, f"{self.kind.limit_option}_"))
+
+
 # ---------------------------------------------------------------------------------------------- table
 
 
@@ -253,5 +282,5 @@ def prediction_table(kind: PredictionKind, ordered: Sequence[Prediction], ref_id
     return table_frame(columns, body, ref_id)
 
 
-__all__ = ["DEFAULT_HISTORY", "HISTORY", "Fitted", "MaintenanceTarget", "Window",
-           "cell", "label_columns", "number_or_expr", "other_expr", "prediction_table", "quantity"]
+__all__ = ["DEFAULT_HISTORY", "HISTORY", "Fitted", "LimitedTarget", "MaintenanceTarget", "Window",
+           "cell", "label_columns", "other_expr", "prediction_table", "quantity"]
