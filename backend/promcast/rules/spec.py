@@ -24,7 +24,7 @@ from ..promql_bounds import check_promql
 from ..quantities import QUANTITY as _QUANTITY, UNITS as _UNITS
 from ..promql import parse as parse_promql_ast
 from ..promql import unwrap_parens
-from ..kinds.registry import ANOMALY, CAPACITY, RULE_KINDS
+from ..kinds.registry import ANOMALY, CAPACITY, DISK, MEMORY, RULE_KINDS
 from ..validation import Limit
 
 API_VERSION = "promcast/v1"
@@ -247,10 +247,10 @@ def _one_line(text: str) -> str:
 # ------------------------------------------------------------------------------------------ kinds
 _COMMON = ("name", "kind", "expr", "for", "labels", "annotations", "evaluation_interval", "history", "step")
 _KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    "disk_exhaustion": ("size_expr", "size", "warning_within", "critical_within", "readonly_expr", "max_window"),
-    "memory_leak": ("limit", "limit_expr", "warning_within", "critical_within"),
-    "anomaly_band": ("mode", "model", "sensitivity", "severity"),
-    "capacity": ("capacity", "headroom", "horizon", "model", "unit_cost", "cost_period"),
+    DISK.rule_kind: ("size_expr", "size", "warning_within", "critical_within", "readonly_expr", "max_window"),
+    MEMORY.rule_kind: ("limit", "limit_expr", "warning_within", "critical_within"),
+    ANOMALY.rule_kind: ("mode", "model", "sensitivity", "severity"),
+    CAPACITY.rule_kind: ("capacity", "headroom", "horizon", "model", "unit_cost", "cost_period"),
 }
 
 
@@ -340,7 +340,8 @@ def _model(value: Any, ctx: _Ctx) -> str:
     return name
 
 
-_KIND_PARSERS = {"disk_exhaustion": _disk, "memory_leak": _memory, "anomaly_band": _anomaly, "capacity": _capacity}
+_KIND_PARSERS = {DISK.rule_kind: _disk, MEMORY.rule_kind: _memory, ANOMALY.rule_kind: _anomaly,
+                 CAPACITY.rule_kind: _capacity}
 
 
 # ------------------------------------------------------------------------------------------ top level
@@ -472,7 +473,7 @@ def _target(raw: Any, index: int, ctx: _Ctx, source: SpecSource, default_for, de
                 if data.get("evaluation_interval") is not None else default_interval)
     params = _KIND_PARSERS[kind](data, tctx)
     for_ = _for(data["for"], tctx) if "for" in data else default_for
-    if kind in ("disk_exhaustion", "memory_leak") and for_ * 2 >= params["critical_within"]:
+    if kind in (DISK.rule_kind, MEMORY.rule_kind) and for_ * 2 >= params["critical_within"]:
         raise tctx.error(f"field 'for' ({data.get('for', 'the default')}) must be less than half of "
                          "'critical_within', or the critical alert would fire too late to act on")
     return Target(
