@@ -40,7 +40,7 @@ from promcast.rules.spec import load_spec
 from promcast.rules.validate import check_expressions, check_round_trip, check_with_promtool
 from promcast.rules.write import write_files
 from promcast.sources.base import History, Source
-from promcast.sources.selector import parse_selector
+from promcast.promql_selector import parse_selector
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scenarios import DISK_FAMILIES, GIB, make_disk  # noqa: E402

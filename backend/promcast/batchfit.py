@@ -124,9 +124,10 @@ def _source(spec: SourceSpec) -> Source:
 
 def series_expr(expr: str, labels: Mapping[str, str]) -> str:
     """``expr`` narrowed to one series: its labels as matchers on every selector."""
-    from .promql_filters import LabelMatcher, add_matchers
+    from .promql_filters import add_matchers
+    from .promql_selector import Matcher
 
-    matchers = [LabelMatcher(k, "=", v) for k, v in sorted(labels.items()) if k != "__name__"]
+    matchers = [Matcher(k, "=", v) for k, v in sorted(labels.items()) if k != "__name__"]
     return add_matchers(expr, matchers) if matchers else expr
 
 

@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .errors import InputError, PromcastError
+from .kinds.registry import PREDICTABLE
 from .logs import setup_logging
 
 log = logging.getLogger("promcast")
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="OUT.png", help="draw the series and mark anomalies into a PNG")
 
     p = command("predict", "predict disk exhaustion, memory leaks or capacity needs", _cmd_predict)
-    p.add_argument("kind", choices=["disk", "memory", "capacity"], help="what to predict")
+    p.add_argument("kind", choices=PREDICTABLE, help="what to predict")
     _add_source(p, with_input=True)
     p.add_argument("--capacity", metavar="C", help="disk size or load capacity, in the values' unit")
     p.add_argument("--size-expr", metavar="PROMQL", help="disk size expression (disk, from Prometheus)")
@@ -446,14 +447,15 @@ def _cmd_predict(args) -> int:
 
     from . import maintenance
     from .durations import parse_duration
+    from .kinds import registry as kinds
+    from .kinds import report
     from .quantities import parse_quantity
 
     settings = _settings(args, **{"prometheus.url": args.prometheus_url})
+    kind = kinds.get_kind(args.kind)
     options: dict = {}
-    if args.kind == "capacity":
-        from .validation import HEADROOM
-
-        options["headroom"] = HEADROOM.check(args.headroom, "--headroom")
+    if kind is kinds.CAPACITY:
+        options["headroom"] = kind.check("headroom", args.headroom, "--headroom")
         options["horizon"] = parse_duration(args.horizon, what="--horizon")
         if args.unit_cost is not None:
             options["unit_cost"] = _price(args.unit_cost, "--unit-cost")
@@ -487,10 +489,10 @@ def _cmd_predict(args) -> int:
         if args.capacity is None:
             raise InputError("predict capacity needs --capacity (the load the system can take)")
         options["capacity"] = parse_quantity(args.capacity, what="--capacity")
-    predictions = maintenance.predictions(args.kind, histories, **options)
-    rows = maintenance.report.rows(args.kind, predictions)
+    predictions = report.predictions(args.kind, histories, **options)
+    rows = report.rows(args.kind, predictions)
     if args.format == "table":
-        print(maintenance.format_table(rows, kind=args.kind))
+        print(report.format_table(rows, kind=args.kind))
     else:
         for row in rows:
             print(json.dumps(row, default=str))
@@ -503,12 +505,13 @@ def _cmd_predict(args) -> int:
 
 
 def _plot_predictions(args, predictions, options) -> None:
-    from .maintenance import LIMIT_OPTION, plot_projection
+    from .kinds.registry import get_kind
+    from .maintenance import plot_projection
 
-    ok = [p for p in predictions if p.error is None]
+    ok = [p for p in predictions if p.failure is None]
     if not ok:
         return
-    limit_key = LIMIT_OPTION[args.kind]
+    limit_key = get_kind(args.kind).limit_option
     limits = options[limit_key] if isinstance(options[limit_key], list) else [options[limit_key]] * len(predictions)
     first = predictions.index(ok[0])
     if len(ok) > 1:

@@ -57,7 +57,7 @@ def forecast_histories(histories: list[History], model: str, horizon, interval: 
             fitted = fit_with_fallback(model, history.values, **params)
             forecast = fitted.predict(horizon, interval=interval)
         except PromcastError as exc:
-            result.failures.append(SeriesFailure("", history.legend, str(exc)))
+            result.failures.append(SeriesFailure.of("", history.legend, exc))
             continue
         result.items.append(SeriesForecast(history, forecast, fitted.name, getattr(fitted, "fallback_reason_", None)))
     return result
@@ -72,7 +72,7 @@ def detect_histories(histories: list[History], model: str, refit_every="1d", **p
         try:
             scores = walk_forward_scores(model, history.values, refit_every=refit_every, params=params)
         except PromcastError as exc:
-            result.failures.append(SeriesFailure("", history.legend, str(exc)))
+            result.failures.append(SeriesFailure.of("", history.legend, exc))
             continue
         result.items.append(SeriesScores(history, scores.reindex(history.values.index).fillna(0.0)))
     return result

@@ -28,6 +28,16 @@ def quote_string(value: str) -> str:
     return f'"{escape_string(value)}"'
 
 
+#: RE2's metacharacters: what :func:`regex_escape` escapes
+_RE2_SPECIAL = frozenset("\\.+*?()|[]{}^$")
+
+
+def regex_escape(value: str) -> str:
+    """``value`` as an RE2 pattern that matches exactly it, for ``=~"a|b"`` alternations; only RE2's
+    metacharacters are escaped (RE2 rejects some escapes Python's re.escape writes)."""
+    return "".join("\\" + ch if ch in _RE2_SPECIAL else ch for ch in str(value))
+
+
 def raw_strings_as_quoted(expr: str) -> str:
     """``expr`` with every backtick raw string written as the double-quoted string of the same value."""
     if "`" not in expr:
@@ -79,6 +89,19 @@ def skip_literal(text: str, i: int) -> int:
         return skip_string(text, i)
     if c == "#":
         return skip_comment(text, i)
+    return i
+
+
+def skip_number(text: str, i: int) -> int:
+    """Past the number or duration that starts at ``text[i]`` (``1.5e-3``, ``0x1f``, ``5m``): a sign after an
+    exponent ``e`` (one that follows a digit and precedes one) belongs to the number, not an operator."""
+    n = len(text)
+    while i < n and (text[i].isalnum() or text[i] in "._"):
+        if (text[i] in "eE" and i + 2 < n and text[i + 1] in "+-" and text[i + 2].isdigit()
+                and not text[i - 1].isalpha()):
+            i += 2
+            continue
+        i += 1
     return i
 
 

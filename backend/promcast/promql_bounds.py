@@ -12,7 +12,7 @@ parser or the AST walk hurt.
 from __future__ import annotations
 
 from .errors import BadQueryError
-from .promql import skip_literal
+from .promql import skip_literal, skip_number
 
 #: longest expression accepted (characters); a long regex alternation of instance names fits easily
 MAX_PROMQL_LENGTH = 32_768
@@ -72,7 +72,7 @@ def measure(text: str) -> tuple[int, int]:
             while i + 1 < n and text[i + 1] in _OPERATOR_CHARS and text[i + 1] not in "+-":
                 i += 1  # >=, ==, != are one operator; a following sign is a unary operator of its own
         elif c.isdigit() or c == ".":
-            i = _skip_number(text, i)
+            i = skip_number(text, i)
             continue
         elif c.isalpha() or c in "_:":
             start = i
@@ -82,14 +82,3 @@ def measure(text: str) -> tuple[int, int]:
             continue
         i += 1
     return deepest, operators
-
-
-def _skip_number(text: str, i: int) -> int:
-    """Past a number or duration (``1.5e-3``, ``0x1f``, ``5m``): its exponent sign is no operator."""
-    n = len(text)
-    while i < n and (text[i].isalnum() or text[i] in "._"):
-        if text[i] in "eE" and i + 1 < n and text[i + 1] in "+-" and i + 2 < n and text[i + 2].isdigit():
-            i += 2
-            continue
-        i += 1
-    return i

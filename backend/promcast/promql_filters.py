@@ -18,12 +18,12 @@ from typing import Iterable, Sequence
 import promql_parser
 
 from .errors import BadQueryError, InputError
-from .promql import escape_string as _escape
 from .promql import parse as parse_promql
 from .promql import skip_comment as _skip_comment
-from .promql import MATCH_OPS, skip_literal
+from .promql import MATCH_OPS, skip_literal, skip_number
 from .promql import skip_string as _skip_string
 from .promql_bounds import check_promql
+from .promql_selector import Matcher
 
 #: Grafana ad hoc operators -> PromQL matcher operators (``=|`` / ``!=|`` are Grafana 10's "one of")
 _OPERATORS = {"=": "=", "!=": "!=", "=~": "=~", "!~": "!~", "=|": "=~", "!=|": "!~"}
@@ -39,24 +39,12 @@ _AGGREGATORS = {
 }
 
 
-@dataclass(frozen=True)
-class LabelMatcher:
-    """One matcher to add: ``name op "value"`` with a PromQL operator (=, !=, =~, !~)."""
-
-    name: str
-    op: str
-    value: str
-
-    def __str__(self) -> str:
-        return f'{self.name}{self.op}"{_escape(self.value)}"'
-
-
-def matchers_from_filters(filters: Iterable[object]) -> list[LabelMatcher]:
+def matchers_from_filters(filters: Iterable[object]) -> list[Matcher]:
     """Grafana's ``filters`` (``[{key, operator, value}]``, Grafana 10+ also ``values``) as matchers.
 
     Raises InputError naming the filter when a key or operator cannot become a PromQL matcher.
     """
-    out: list[LabelMatcher] = []
+    out: list[Matcher] = []
     for i, item in enumerate(filters):
         if not isinstance(item, dict):
             raise InputError(f"bad ad hoc filter #{i + 1}: expected an object with key, operator and value")
@@ -76,11 +64,11 @@ def matchers_from_filters(filters: Iterable[object]) -> list[LabelMatcher]:
         else:
             value = item.get("value", "")
             value = "" if value is None else str(value)
-        out.append(LabelMatcher(key, _OPERATORS[operator], value))
+        out.append(Matcher(key, _OPERATORS[operator], value))
     return out
 
 
-def add_matchers(expr: str, matchers: Sequence[LabelMatcher]) -> str:
+def add_matchers(expr: str, matchers: Sequence[Matcher]) -> str:
     """``expr`` with ``matchers`` added to every vector selector; ``expr`` itself when there are none.
 
     Raises BadQueryError for PromQL that does not parse (naming the parser's complaint) and for
@@ -135,7 +123,7 @@ def _selector_spans(text: str) -> Iterable[_Span]:
             yield _Span(i, end, i)
             i = end
         elif c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
-            i = _skip_number(text, i)
+            i = skip_number(text, i)
         elif c.isalpha() or c in "_:":
             start = i
             while i < n and (text[i].isalnum() or text[i] in "_:"):
@@ -188,20 +176,10 @@ def _skip_group(text: str, i: int, opening: str, closing: str) -> int:
     return n
 
 
-def _skip_number(text: str, i: int) -> int:
-    n = len(text)
-    while i < n and (text[i].isalnum() or text[i] in "._"):
-        if text[i] in "eE" and i + 1 < n and text[i + 1] in "+-" and not text[i - 1].isalpha():
-            i += 2
-            continue
-        i += 1
-    return i
-
-
 # ------------------------------------------------------------------------------------ rewriting
 
 
-def _rewrite(text: str, spans: Sequence[_Span], matchers: Sequence[LabelMatcher]) -> str:
+def _rewrite(text: str, spans: Sequence[_Span], matchers: Sequence[Matcher]) -> str:
     added = ",".join(str(m) for m in matchers)
     out, pos = [], 0
     for span in spans:
@@ -349,7 +327,7 @@ def _plain(value, depth: int = 0):
     return (type(value).__name__, tuple((a, _plain(v, depth + 1)) for a, v in fields))
 
 
-def _same_with_matchers(original, result, matchers: Sequence[LabelMatcher]) -> bool:
+def _same_with_matchers(original, result, matchers: Sequence[Matcher]) -> bool:
     extra = [(_MATCH_OPS[m.op], m.name, m.value) for m in matchers]
     before, after = _selectors(original), _selectors(result)
     if len(before) != len(after):

@@ -37,3 +37,11 @@ def test_quoted_strings_and_comments_are_left_as_they_are():
 def test_bad_promql_still_fails():
     with pytest.raises((ValueError, TypeError)):
         parse("up{instance=~`unterminated}")
+
+
+def test_one_number_scanner_for_bounds_and_filters():
+    from promcast.promql import skip_number
+
+    assert skip_number("1.5e-3 + x", 0) == 6  # the exponent's sign is part of the number
+    assert skip_number("0xfe-1", 0) == 4  # a hex digit e: the minus is an operator
+    assert skip_number("5m-1", 0) == 2

@@ -6,9 +6,10 @@ import promql_parser
 import pytest
 
 from promcast.errors import BadQueryError, InputError
-from promcast.promql_filters import LabelMatcher, add_matchers, matchers_from_filters
+from promcast.promql_filters import add_matchers, matchers_from_filters
+from promcast.promql_selector import Matcher
 
-JOB = [LabelMatcher("job", "=", "api")]
+JOB = [Matcher("job", "=", "api")]
 
 
 def selectors(expr: str) -> list[tuple[str | None, list[tuple[str, str]], list]]:
@@ -52,7 +53,7 @@ def test_or_groups_each_get_the_matcher():
 
 
 def test_values_are_escaped():
-    matcher = LabelMatcher("path", "=~", 'a\\.b|"c"\nd')
+    matcher = Matcher("path", "=~", 'a\\.b|"c"\nd')
     (_, plain, _), = selectors(add_matchers("x", [matcher]))
     assert plain == [("path", 'a\\.b|"c"\nd')]
 
@@ -72,8 +73,8 @@ def test_grafana_filters_become_matchers():
                {"key": "zone", "operator": "=|", "value": "", "values": ["eu-1", "us.2"]},
                {"key": "env", "operator": "!=", "value": 7, "condition": "AND"}]
     assert matchers_from_filters(filters) == [
-        LabelMatcher("job", "=", "api"), LabelMatcher("instance", "!~", "node-.*"),
-        LabelMatcher("zone", "=~", "eu\\-1|us\\.2"), LabelMatcher("env", "!=", "7")]
+        Matcher("job", "=", "api"), Matcher("instance", "!~", "node-.*"),
+        Matcher("zone", "=~", "eu\\-1|us\\.2"), Matcher("env", "!=", "7")]
 
 
 @pytest.mark.parametrize("bad, message", [

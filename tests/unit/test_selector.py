@@ -1,9 +1,9 @@
-"""The PromQL selector subset answered by the demo and CSV sources."""
+"""The one PromQL Selector: parsed for the demo and CSV sources, written for rules and presets."""
 
 import pytest
 
 from promcast.errors import BadQueryError
-from promcast.sources.selector import Matcher, Selector, parse_selector
+from promcast.promql_selector import Matcher, Selector, parse_selector
 
 API = {"__name__": "process_resident_memory_bytes", "job": "api", "instance": "api-1:8080"}
 WORKER = {"__name__": "process_resident_memory_bytes", "job": "worker", "instance": "worker-1:8080"}
@@ -123,7 +123,7 @@ def test_regex_re2_cannot_run_is_a_clear_error():
 
 
 def test_re2_errors_name_the_label():
-    from promcast.sources.selector import compile_label_regex
+    from promcast.promql_selector import compile_label_regex
 
     with pytest.raises(BadQueryError, match=r"^bad PromQL: regex '\(a' for label 'job': missing \)"):
         compile_label_regex("(a", "job")

@@ -14,7 +14,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from ..rules.promql import Selector, regex_escape
+from ..promql import regex_escape
+from ..promql_selector import Matcher, Selector
 from ..sources.base import Source
 from . import catalogue as cat
 from .catalogue import Preset
@@ -47,7 +48,7 @@ class Probe:
     namespace: str | None = None
     truncated: set = field(default_factory=set)
 
-    def series(self, metric: str, matchers: Sequence[tuple[str, str, str]] = (), *,
+    def series(self, metric: str, matchers: Sequence[Matcher] = (), *,
                kubernetes: bool = False) -> list[dict[str, str]]:
         match = self.selector(metric, matchers, kubernetes=kubernetes)
         found = self.source.series(match, start=self.end - self.lookback, end=self.end, limit=cat.SERIES_LIMIT)
@@ -55,9 +56,9 @@ class Probe:
             self.truncated.add(metric)
         return found
 
-    def selector(self, metric: str, matchers: Sequence[tuple[str, str, str]] = (), *, kubernetes: bool = False) -> str:
+    def selector(self, metric: str, matchers: Sequence[Matcher] = (), *, kubernetes: bool = False) -> str:
         """``metric{matchers}``, with ``namespace="NS"`` for Kubernetes families when ``--namespace`` is given."""
-        extra = [("namespace", "=", self.namespace)] if kubernetes and self.namespace else []
+        extra = [Matcher("namespace", "=", self.namespace)] if kubernetes and self.namespace else []
         return Selector(metric, tuple(matchers) + tuple(extra)).text()
 
 
@@ -83,7 +84,7 @@ def _count(series: list[dict], names: Sequence[str] | None = None, drop: Iterabl
 # ------------------------------------------------------------------------------------------ presets
 def node_filesystems(probe: Probe) -> Finding:
     preset = cat.NODE_FILESYSTEMS
-    disks = [("fstype", "!~", "|".join(regex_escape(t) for t in cat.SKIP_FSTYPES))]
+    disks = [Matcher("fstype", "!~", "|".join(regex_escape(t) for t in cat.SKIP_FSTYPES))]
     avail = probe.series("node_filesystem_avail_bytes", disks)
     if not avail:
         every = probe.series("node_filesystem_avail_bytes")
@@ -144,8 +145,8 @@ def kubernetes_volumes(probe: Probe) -> Finding:
 
 
 _CONTAINER = ("namespace", "pod", "container")
-_REAL_CONTAINERS = (("container", "!=", ""), ("container", "!=", "POD"))
-_MEMORY_LIMIT = (("resource", "=", "memory"),)
+_REAL_CONTAINERS = (Matcher("container", "!=", ""), Matcher("container", "!=", "POD"))
+_MEMORY_LIMIT = (Matcher("resource", "=", "memory"),)
 
 
 def container_memory(probe: Probe) -> Finding:
@@ -203,7 +204,7 @@ def http_red(probe: Probe) -> Finding:
     targets = [{"name": "http_request_rate", "kind": "anomaly_band", "expr": rate}]
     notes = [f"{len(services)} services by {service}, {family.origin}"]
     if family.status_label in present:
-        errors = Selector(f"{family.base}_count", ((family.status_label, "=~", "5.."),)).text()
+        errors = Selector(f"{family.base}_count", (Matcher(family.status_label, "=~", "5.."),)).text()
         targets.append({"name": "http_error_ratio", "kind": "anomaly_band",
                         "expr": f"sum by ({service}) (rate({errors}[5m])) / {rate}"})
     else:
@@ -215,7 +216,7 @@ def http_red(probe: Probe) -> Finding:
     names: set[str] = set()
     for name in sorted(busiest):
         target_name = _target_name("http_capacity", name, names)
-        one = Selector(f"{family.base}_count", ((service, "=", name),)).text()
+        one = Selector(f"{family.base}_count", (Matcher(service, "=", name),)).text()
         targets.append({"name": target_name, "kind": "capacity", "model": "seasonal_naive",
                         "expr": f"sum by ({service}) (rate({one}[5m]))",
                         "capacity": nice_ceiling(cat.CAPACITY_FACTOR * peaks[name]),
@@ -237,7 +238,7 @@ def go_heap(probe: Probe) -> Finding:
 
 
 def jvm_heap(probe: Probe) -> Finding:
-    heap = (("area", "=", "heap"),)
+    heap = (Matcher("area", "=", "heap"),)
     return _against_limit(
         probe, cat.JVM_HEAP, "jvm_memory_used_bytes", "jvm_memory_max_bytes", heap,
         {"name": "jvm_heap", "kind": "memory_leak",
@@ -249,7 +250,7 @@ def jvm_heap(probe: Probe) -> Finding:
 
 def process_memory(probe: Probe) -> Finding:
     preset = cat.PROCESS_MEMORY
-    in_pods = (("namespace", "!=", ""), ("pod", "!=", ""))
+    in_pods = (Matcher("namespace", "!=", ""), Matcher("pod", "!=", ""))
     rss = probe.series("process_resident_memory_bytes", in_pods, kubernetes=True)
     if not rss:
         others = probe.series("process_resident_memory_bytes")

@@ -88,8 +88,28 @@ def fetch(source: Source, target: Target, expr: str, window: Window, *, field_na
     return histories
 
 
-def match_by_labels(target: Target, primary: Sequence[History], secondary: Sequence[History],
-                    field_name: str) -> dict[str, History]:
+def fetch_paired(source: Source, target: Target, window: Window,
+                 field_name: str) -> tuple[list[tuple[History, pd.Series | None]], list[SeriesFailure]]:
+    """Each series of the target's ``expr`` with the values of its series of a second expression (the
+    target's ``field_name``: ``size_expr``, ``limit_expr``), matched by labels (``__name__`` aside);
+    None for every series when the target gives no such expression. A series without its match is a
+    failure, and the others go on."""
+    primary = fetch(source, target, target.expr, window)
+    other_expr = target.param(field_name)
+    if not other_expr:
+        return [(h, None) for h in primary], []
+    matched = _match_by_labels(primary, fetch(source, target, other_expr, window, field_name=field_name))
+    pairs, failures = [], []
+    for h in primary:
+        if h.legend not in matched:
+            failures.append(SeriesFailure(target.name, h.legend, f"no {field_name} series with the same labels; "
+                                          f"{field_name} must return one series per expr series, labels alike"))
+            continue
+        pairs.append((h, matched[h.legend].values))
+    return pairs, failures
+
+
+def _match_by_labels(primary: Sequence[History], secondary: Sequence[History]) -> dict[str, History]:
     """For each primary series, the secondary series with the same labels (``__name__`` aside)."""
     def key(h: History) -> tuple:
         return tuple(sorted((k, v) for k, v in h.labels.items() if k != "__name__"))
@@ -105,4 +125,4 @@ def _iso(ts: pd.Timestamp) -> str:
 
 
 __all__ = ["SeriesFailure", "SeriesFit", "SeriesJob", "TargetError", "TargetFit", "Window", "fetch",
-           "history_window", "match_by_labels"]
+           "history_window", "fetch_paired"]

@@ -14,13 +14,13 @@ Everything here emits only what Prometheus 2.42 understands (see :data:`PROMETHE
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 import promql_parser
 from ..promql import parse as parse_promql
-from ..promql import match_op, quote_string, unwrap_parens
+from ..promql import quote_string, regex_escape
+from ..promql_selector import Matcher, plain_selector
 
 #: every function Prometheus 2.42 knows; generated rules must stay within it (3.x renamed some)
 PROMETHEUS_2_42_FUNCTIONS = frozenset("""
@@ -31,10 +31,6 @@ increase irate label_join label_replace last_over_time ln log10 log2 max_over_ti
 month pi predict_linear present_over_time quantile_over_time rad rate resets round scalar sgn sin sinh
 sort sort_desc sqrt stddev_over_time stdvar_over_time sum_over_time tan tanh time timestamp vector year
 """.split())
-
-_RE2_SPECIAL = set("\\.+*?()|[]{}^$")
-
-Matcher = tuple[str, str, str]  # (label, op, value)
 
 
 # ------------------------------------------------------------------------------------------ literals
@@ -72,15 +68,6 @@ def seconds(value: pd.Timedelta) -> str:
 
 
 string = quote_string  # the rule kinds' short name for a double-quoted PromQL string
-
-
-def regex_escape(value: str) -> str:
-    """Escape RE2 metacharacters (and only those: RE2 rejects some escapes Python's re.escape writes)."""
-    return "".join("\\" + ch if ch in _RE2_SPECIAL else ch for ch in str(value))
-
-
-def matchers_text(matchers: Sequence[Matcher]) -> str:
-    return ", ".join(f"{name}{op}{string(value)}" for name, op, value in matchers)
 
 
 # ------------------------------------------------------------------------------------------ series keys
@@ -134,12 +121,12 @@ def set_matchers(members: Sequence[Mapping[str, str]], keys: Sequence[str]) -> l
         groups.setdefault(rest, []).append(row[pivot])
     out = []
     for rest, values in sorted(groups.items()):
-        matchers: list[Matcher] = [(name, "=", value) for name, value in rest]
+        matchers = [Matcher(name, "=", value) for name, value in rest]
         values = sorted(set(values))
         if len(values) == 1:
-            matchers.append((keys[pivot], "=", values[0]))
+            matchers.append(Matcher(keys[pivot], "=", values[0]))
         else:
-            matchers.append((keys[pivot], "=~", "|".join(regex_escape(v) for v in values)))
+            matchers.append(Matcher(keys[pivot], "=~", "|".join(regex_escape(v) for v in values)))
         out.append(sorted(matchers))
     return out
 
@@ -156,58 +143,32 @@ def label_table(members: Sequence[Mapping[str, str]], keys: Sequence[str]) -> st
 
 
 # ------------------------------------------------------------------------------------------ inputs
-@dataclass(frozen=True)
-class Selector:
-    name: str | None
-    matchers: tuple[Matcher, ...]
-
-    def text(self, extra: Sequence[Matcher] = ()) -> str:
-        matchers = list(self.matchers) + [m for m in extra if m not in self.matchers]
-        inner = matchers_text(matchers)
-        if self.name and not inner:
-            return self.name
-        return f"{self.name or ''}{{{inner}}}"
-
-
-def parse_selector(expr: str) -> Selector | None:
-    """The selector ``expr`` is, or None when it is any other expression."""
-    node = unwrap_parens(parse_promql(expr))
-    if not isinstance(node, promql_parser.VectorSelector) or node.matchers.or_matchers:
-        return None
-    if node.offset is not None or node.at is not None:
-        return None
-    matchers = tuple((m.name, match_op(m), m.value) for m in node.matchers.matchers
-                     if not (m.name == "__name__" and node.name))
-    return Selector(node.name, matchers)
-
-
 class Source:
-    """How a term reads its input: the selector (restricted) or a subquery of any expression."""
+    """How a term reads an :class:`Input`: its selector with ``extra`` matchers, or a subquery of the
+    expression when it is no plain selector."""
 
-    def __init__(self, expr: str, selector: Selector | None, extra: Sequence[Matcher], resolution: pd.Timedelta):
-        self._expr = expr
-        self._selector = selector
+    def __init__(self, inp: "Input", extra: Sequence[Matcher] = ()):
+        self._input = inp
         self._extra = list(extra)
-        self._resolution = resolution
 
     @property
     def is_selector(self) -> bool:
-        return self._selector is not None
+        return self._input.is_selector
 
     def instant(self) -> str:
-        if self._selector is not None:
-            return self._selector.text(self._extra)
-        return f"({self._expr})"
+        return self._inner()
 
     def range(self, window: pd.Timedelta, *, offset: pd.Timedelta | None = None,
               resolution: pd.Timedelta | None = None) -> str:
         """``x[window]`` (a subquery ``x[window:res]`` when ``resolution`` is given or ``x`` is no selector)."""
         off = f" offset {dur(offset)}" if offset is not None and offset > pd.Timedelta(0) else ""
-        if self._selector is not None and resolution is None:
-            return f"{self._selector.text(self._extra)}[{dur(window)}]{off}"
-        res = resolution or self._resolution
-        inner = self._selector.text(self._extra) if self._selector is not None else f"({self._expr})"
-        return f"{inner}[{dur(window)}:{dur(res)}]{off}"
+        if self.is_selector and resolution is None:
+            return f"{self._inner()}[{dur(window)}]{off}"
+        return f"{self._inner()}[{dur(window)}:{dur(resolution or self._input.resolution)}]{off}"
+
+    def _inner(self) -> str:
+        selector = self._input.selector
+        return selector.text(self._extra) if selector is not None else f"({self._input.expr})"
 
 
 class Input:
@@ -215,7 +176,7 @@ class Input:
 
     def __init__(self, expr: str, resolution: pd.Timedelta):
         self.expr = expr
-        self.selector = parse_selector(expr)
+        self.selector = plain_selector(expr)
         self.resolution = resolution
 
     @property
@@ -223,19 +184,16 @@ class Input:
         return self.selector is not None
 
     def source(self) -> Source:
-        return Source(self.expr, self.selector, (), self.resolution)
+        return Source(self)
 
     def term(self, build: Callable[[Source], str], members: Sequence[Mapping[str, str]] | None,
              keys: Sequence[str]) -> str:
         """``build`` applied to this input, restricted to ``members`` (None: every series)."""
         if members is None or not keys:
-            return build(Source(self.expr, self.selector, (), self.resolution))
+            return build(Source(self))
         if self.selector is not None:
-            parts = [build(Source(self.expr, self.selector, group, self.resolution))
-                     for group in set_matchers(members, keys)]
-            return join_or(parts)
-        body = build(Source(self.expr, None, (), self.resolution))
-        return f"({body}) and on({', '.join(keys)}) ({label_table(members, keys)})"
+            return join_or([build(Source(self, group)) for group in set_matchers(members, keys)])
+        return f"({build(Source(self))}) and on({', '.join(keys)}) ({label_table(members, keys)})"
 
 
 def join_or(terms: Sequence[str]) -> str:
@@ -259,6 +217,5 @@ def functions_used(expr: str) -> set[str]:
     return found
 
 
-__all__ = ["Input", "PROMETHEUS_2_42_FUNCTIONS", "Selector", "Source", "dur", "functions_used", "join_or",
-           "key_labels", "label_table", "matchers_text", "num", "parse_selector", "regex_escape", "seconds",
-           "set_matchers", "string"]
+__all__ = ["Input", "PROMETHEUS_2_42_FUNCTIONS", "Source", "dur", "functions_used", "join_or", "key_labels",
+           "label_table", "num", "seconds", "set_matchers", "string"]

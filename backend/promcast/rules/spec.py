@@ -24,11 +24,12 @@ from ..promql_bounds import check_promql
 from ..quantities import QUANTITY as _QUANTITY, UNITS as _UNITS
 from ..promql import parse as parse_promql_ast
 from ..promql import unwrap_parens
-from ..validation import HEADROOM, SENSITIVITY, Limit
+from ..kinds.registry import ANOMALY, CAPACITY, DISK, MEMORY, RULE_KINDS
+from ..validation import Limit
 
 API_VERSION = "promcast/v1"
 KIND = "RuleSpec"
-KINDS = ("anomaly_band", "capacity", "disk_exhaustion", "memory_leak")
+KINDS = RULE_KINDS
 ANOMALY_MODES = ("exported", "promql")
 SEVERITIES = ("critical", "info", "warning")
 
@@ -246,10 +247,10 @@ def _one_line(text: str) -> str:
 # ------------------------------------------------------------------------------------------ kinds
 _COMMON = ("name", "kind", "expr", "for", "labels", "annotations", "evaluation_interval", "history", "step")
 _KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    "disk_exhaustion": ("size_expr", "size", "warning_within", "critical_within", "readonly_expr", "max_window"),
-    "memory_leak": ("limit", "limit_expr", "warning_within", "critical_within"),
-    "anomaly_band": ("mode", "model", "sensitivity", "severity"),
-    "capacity": ("capacity", "headroom", "horizon", "model", "unit_cost", "cost_period"),
+    DISK.rule_kind: ("size_expr", "size", "warning_within", "critical_within", "readonly_expr", "max_window"),
+    MEMORY.rule_kind: ("limit", "limit_expr", "warning_within", "critical_within"),
+    ANOMALY.rule_kind: ("mode", "model", "sensitivity", "severity"),
+    CAPACITY.rule_kind: ("capacity", "headroom", "horizon", "model", "unit_cost", "cost_period"),
 }
 
 
@@ -306,7 +307,7 @@ def _anomaly(data: Mapping, ctx: _Ctx) -> dict:
     return {
         "mode": mode,
         "model": _model(data.get("model", _default_forecaster()), ctx),
-        "sensitivity": _limited(data.get("sensitivity", 3), ctx, SENSITIVITY),
+        "sensitivity": _limited(data.get("sensitivity", 3), ctx, ANOMALY.limits["sensitivity"]),
         "severity": severity,
     }
 
@@ -316,7 +317,7 @@ def _capacity(data: Mapping, ctx: _Ctx) -> dict:
         raise ctx.error("missing required field 'capacity' (the load the service can take, in the unit of 'expr')")
     return {
         "capacity": _number(data["capacity"], ctx, "capacity", low=0, low_open=True, quantity=True),
-        "headroom": _limited(data.get("headroom", 0.2), ctx, HEADROOM),
+        "headroom": _limited(data.get("headroom", 0.2), ctx, CAPACITY.limits["headroom"]),
         "horizon": _duration(data.get("horizon", "30d"), ctx, "horizon"),
         "model": _model(data.get("model", "prophet"), ctx),
         "unit_cost": _number(data["unit_cost"], ctx, "unit_cost", low=0) if "unit_cost" in data else None,
@@ -339,7 +340,8 @@ def _model(value: Any, ctx: _Ctx) -> str:
     return name
 
 
-_KIND_PARSERS = {"disk_exhaustion": _disk, "memory_leak": _memory, "anomaly_band": _anomaly, "capacity": _capacity}
+_KIND_PARSERS = {DISK.rule_kind: _disk, MEMORY.rule_kind: _memory, ANOMALY.rule_kind: _anomaly,
+                 CAPACITY.rule_kind: _capacity}
 
 
 # ------------------------------------------------------------------------------------------ top level
@@ -471,7 +473,7 @@ def _target(raw: Any, index: int, ctx: _Ctx, source: SpecSource, default_for, de
                 if data.get("evaluation_interval") is not None else default_interval)
     params = _KIND_PARSERS[kind](data, tctx)
     for_ = _for(data["for"], tctx) if "for" in data else default_for
-    if kind in ("disk_exhaustion", "memory_leak") and for_ * 2 >= params["critical_within"]:
+    if kind in (DISK.rule_kind, MEMORY.rule_kind) and for_ * 2 >= params["critical_within"]:
         raise tctx.error(f"field 'for' ({data.get('for', 'the default')}) must be less than half of "
                          "'critical_within', or the critical alert would fire too late to act on")
     return Target(

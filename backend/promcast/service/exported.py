@@ -29,6 +29,7 @@ from prometheus_client.core import Metric
 
 from ..config import Settings
 from ..errors import ConfigError, InputError, PromcastError
+from ..kinds.registry import ANOMALY
 from ..responses import error_response
 from ..models import get_model_class
 from ..models.base import tail_score
@@ -72,7 +73,7 @@ def load_exported_targets(path: str | os.PathLike) -> list[ExportedTarget]:
     from ..rules.spec import load_spec  # the rules package parses specs; the service never renders them
 
     spec = load_spec(path)
-    chosen = [t for t in spec.targets if t.kind == "anomaly_band" and t.param("mode") == "exported"]
+    chosen = [t for t in spec.targets if t.kind == ANOMALY.rule_kind and t.param("mode") == "exported"]
     if not chosen:
         raise ConfigError(f"{path}: no anomaly_band target with 'mode: exported', so there is nothing to serve on "
                           f"{PATH}; add one or drop --rules-spec / exported.spec")

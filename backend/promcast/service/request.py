@@ -20,7 +20,8 @@ import pandas as pd
 
 from ..durations import format_duration, parse_duration, parse_time
 from ..errors import InputError
-from ..promql_filters import LabelMatcher, matchers_from_filters
+from ..promql_filters import matchers_from_filters
+from ..promql_selector import Matcher
 
 #: points per series when a request does not say (Grafana always does)
 DEFAULT_MAX_POINTS = 1000
@@ -244,7 +245,7 @@ class QueryRequest:
     max_points: int
     min_step: pd.Timedelta | None
     targets: list[TargetQuery]
-    matchers: list[LabelMatcher]
+    matchers: list[Matcher]
     notices: list[dict] = field(default_factory=list)
 
 

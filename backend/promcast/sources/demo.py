@@ -53,9 +53,10 @@ import pandas as pd
 
 from ..durations import parse_duration, parse_time
 from ..errors import InputError
+from ..promql import unwrap_parens
+from ..promql_selector import Selector, node_selector, parse_query, parse_selector
 from .base import History, Source, format_labels
-from .demo_eval import Evaluator, is_plain_selector, parse_query
-from .selector import Selector, parse_selector
+from .demo_eval import Evaluator, is_plain_selector
 
 MINUTE_NS = 60 * 1_000_000_000
 DAY_S = 86_400.0
@@ -638,7 +639,7 @@ class DemoSource(Source):
         grid = self._grid(_utc(pd.Timestamp(start)), _utc(pd.Timestamp(end)), pd.Timedelta(step))
         if not is_plain_selector(node):
             return self._evaluate(expr, node, grid)
-        selector = parse_selector(expr)
+        selector = node_selector(unwrap_parens(node))
         chosen = [(labels, gen, seed) for labels, gen, seed in self._series
                   if selector.matches(labels)]
         if not chosen or grid.size == 0:

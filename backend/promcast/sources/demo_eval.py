@@ -27,9 +27,7 @@ import numpy as np
 import promql_parser
 
 from ..errors import BadQueryError
-from ..promql import parse as parse_promql
-from ..promql_bounds import check_promql
-from .selector import Selector, _describe, _matcher
+from ..promql_selector import Selector, describe_node, node_selector
 
 #: what the evaluator answers, for the refusal message
 SUPPORTED = ("selectors, rate()/increase(), sum/avg/min/max/count by/without, arithmetic and comparisons "
@@ -87,7 +85,7 @@ class Evaluator:
             return self._aggregate(node)
         if isinstance(node, promql_parser.BinaryExpr):
             return self._binary(node)
-        raise refuse(self.expr, _describe(node))
+        raise refuse(self.expr, describe_node(node))
 
     def _selector(self, node) -> Selector:
         if node.offset is not None:
@@ -96,7 +94,7 @@ class Evaluator:
             raise refuse(self.expr, "an @ modifier")
         if node.matchers.or_matchers:
             raise refuse(self.expr, "'or' inside a selector")
-        return Selector(name=node.name, matchers=tuple(_matcher(m) for m in node.matchers.matchers))
+        return node_selector(node)
 
     # ------------------------------------------------------------------ functions
     def _call(self, node):
@@ -327,17 +325,6 @@ def _quantile(phi: float, bounds: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 
-def parse_query(expr: str):
-    """The AST of ``expr``, or BadQueryError (``bad PromQL: ...``) as :func:`.selector.parse_selector` words it."""
-    if not isinstance(expr, str):
-        raise BadQueryError(f"bad PromQL: expected a string, got {type(expr).__name__}")
-    check_promql(expr)  # before the native parser: deep nesting overflows its stack
-    try:
-        return parse_promql(expr)
-    except (ValueError, TypeError) as exc:
-        raise BadQueryError(f"bad PromQL: {' '.join(str(exc).split())}") from exc
-
-
 def is_plain_selector(node) -> bool:
     """Whether ``node`` is a selector the demo answers directly (no offset or @ modifier)."""
     while isinstance(node, promql_parser.ParenExpr):
@@ -345,4 +332,4 @@ def is_plain_selector(node) -> bool:
     return isinstance(node, promql_parser.VectorSelector) and node.offset is None and node.at is None
 
 
-__all__ = ["Evaluator", "SUPPORTED", "histogram_quantile", "is_plain_selector", "parse_query", "refuse"]
+__all__ = ["Evaluator", "SUPPORTED", "histogram_quantile", "is_plain_selector", "refuse"]

@@ -144,7 +144,7 @@ class FileSource(Source):
     def _select(self, match: str | None) -> list[History]:
         if not match:
             return list(self._histories)
-        from .selector import parse_selector
+        from ..promql_selector import parse_selector
 
         selector = parse_selector(match)
         return [h for h in self._histories if selector.matches(dict(h.labels))]

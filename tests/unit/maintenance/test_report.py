@@ -1,4 +1,4 @@
-"""report.predict / format_table / series matching: what the CLI and the Grafana targets call."""
+"""kinds.report predict / format_table and maintenance series matching: what the CLI and the Grafana targets call."""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ import pandas as pd
 import pytest
 
 from promcast.errors import InputError, UnknownNameError
-from promcast.maintenance import (
-    FIELDS,
-    format_table,
-    make_predictor,
-    predict,
-    predictions,
-    used_from_available,
-    values_by_series,
-)
+from promcast.kinds.registry import DISK
+from promcast.kinds.report import format_table, predict, predictions
+from promcast.maintenance import used_from_available, values_by_series
 from promcast.sources.base import History
 
 STEP = pd.Timedelta("10min")
@@ -31,7 +25,7 @@ def test_disk_rows_are_sorted_soonest_first_with_labels():
     rows = predict("disk", [disk("/slow", 10, 2), disk("/flat", 50, 0), disk("/fast", 20, 10)], capacity=100)
     assert [r["labels"]["mountpoint"] for r in rows] == ["/fast", "/slow", "/flat"]
     assert rows[0]["series"] == 'used{mountpoint="/fast"}'
-    assert set(FIELDS["disk"]) <= set(rows[0])
+    assert set(DISK.fields) <= set(rows[0])
     assert rows[2]["days_to_full"] is None
 
 
@@ -39,7 +33,7 @@ def test_per_series_capacity_and_a_failing_series_listed_last():
     rows = predict("disk", [disk("/a", 10, 2), disk("/b", 10, 2)], capacity=[100, 5])
     assert rows[0]["labels"]["mountpoint"] == "/a" and "error" not in rows[0]
     assert "above the capacity" in rows[1]["error"]
-    assert all(rows[1][f] is None for f in FIELDS["disk"])
+    assert all(rows[1][f] is None for f in DISK.fields)
 
 
 def test_all_series_failing_raises_the_error():
@@ -60,7 +54,7 @@ def test_memory_leaks_come_first():
 def test_predictions_expose_fitted_predictors_and_projections():
     (result,) = predictions("disk", [disk("/a", 10, 10)], capacity=100)
     proj = result.projection()
-    assert result.error is None and proj.iloc[-1] == 100
+    assert result.failure is None and proj.iloc[-1] == 100
     assert result.predictor.window_ >= pd.Timedelta("1h")
 
 
@@ -68,7 +62,7 @@ def test_predictions_expose_fitted_predictors_and_projections():
     (lambda: predict("cpu", [disk("/a", 1, 1)]), UnknownNameError, "unknown prediction kind"),
     (lambda: predict("disk", [], capacity=100), InputError, "no series"),
     (lambda: predict("disk", [disk("/a", 1, 1)]), InputError, "needs --capacity"),
-    (lambda: make_predictor("disk", capacity=100, limit=3), InputError, "unknown option"),
+    (lambda: DISK.make_predictor(capacity=100, limit=3), InputError, "unknown option"),
     (lambda: predict("disk", [disk("/a", 1, 1)], capacity=[1, 2]), InputError, "one per series"),
 ])
 def test_user_mistakes_are_clear_errors(call, error, needle):
@@ -107,7 +101,7 @@ def test_format_table_aligns_rows_and_shows_nulls():
     rows = predict("disk", [disk("/slow", 10, 2), disk("/flat", 50, 0)], capacity=100)
     text = format_table(rows)
     lines = text.splitlines()
-    assert lines[0].split() == ["series", *FIELDS["disk"]]
+    assert lines[0].split() == ["series", *DISK.fields]
     assert len(lines) == 3
     end = lines[0].index("days_to_full ") + len("days_to_full")  # numbers are right-aligned under it
     assert lines[1][end - 1].isdigit() and lines[1][end] == " "

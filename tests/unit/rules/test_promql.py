@@ -7,8 +7,8 @@ import re
 import pandas as pd
 import promql_parser
 
-from promcast.rules.promql import (Input, dur, functions_used, key_labels, label_table, num, regex_escape,
-                                   set_matchers)
+from promcast.promql import regex_escape
+from promcast.rules.promql import Input, dur, functions_used, key_labels, label_table, num, set_matchers
 
 
 def test_number_and_duration_literals():
@@ -44,10 +44,9 @@ def test_set_matchers_select_exactly_the_members():
 
 
 def _match(labels, matcher):
-    name, op, value = matcher
-    if op == "=":
-        return labels.get(name, "") == value
-    return re.fullmatch(value, labels.get(name, "")) is not None
+    if matcher.op == "=":
+        return labels.get(matcher.name, "") == matcher.value
+    return re.fullmatch(matcher.value, labels.get(matcher.name, "")) is not None
 
 
 def test_regex_escape_only_escapes_re2_metacharacters():

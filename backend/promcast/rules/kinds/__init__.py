@@ -1,15 +1,20 @@
-"""One module per target kind: fit jobs, rule construction and promtool test synthesis."""
+"""One module per target kind: fit jobs, rule construction and promtool test synthesis.
+
+The kinds themselves (names, estimators, limits) are :mod:`promcast.kinds.registry`'s; this maps each
+RuleSpec kind to the module that writes its rules."""
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
 
+from ...kinds.registry import ANOMALY, CAPACITY, DISK, MEMORY
+
 _MODULES = {
-    "disk_exhaustion": "promcast.rules.kinds.disk",
-    "memory_leak": "promcast.rules.kinds.memory",
-    "anomaly_band": "promcast.rules.kinds.anomaly",
-    "capacity": "promcast.rules.kinds.capacity",
+    DISK.rule_kind: "promcast.rules.kinds.disk",
+    MEMORY.rule_kind: "promcast.rules.kinds.memory",
+    ANOMALY.rule_kind: "promcast.rules.kinds.anomaly",
+    CAPACITY.rule_kind: "promcast.rules.kinds.capacity",
 }
 
 

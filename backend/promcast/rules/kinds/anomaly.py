@@ -32,8 +32,7 @@ from ..model import AlertTest, ExprTest, InputSeries, Rule, RuleGroup, TestCase,
 from ..promql import Input, Source, dur, num, string
 from ..sets import e12
 from ..testgen import NotInvertible, Wave, samples, series_text, synthesize
-from .common import (Plan, alert_labels, alerts_expandable, annotations, ceil_to, expected_alert, record,
-                     record_labels)
+from .common import Plan, alert, alerts_expandable, ceil_to, expected_alert, record, record_labels, recorded, rule_group
 
 ALERT = "PromcastAnomaly"
 MISSING_ALERT = "PromcastForecastMissing"
@@ -256,23 +255,18 @@ def build(plan: Plan, group_name: str) -> RuleGroup:
     summary = f"{target.name}: value outside its expected band ({where})"
     description = (f"{target.name} ({where}) has been outside {band} for {dur(target.for_)}: "
                    f"below {lower} or above {upper}.")
-    severity = target.param("severity")
-    rules.append(Rule(
-        alert=ALERT, for_=target.for_,
-        expr=f"({value} < ignoring(promcast_target) {lower})\nor\n({value} > ignoring(promcast_target) {upper})",
-        labels=alert_labels(target, severity), annotations=annotations(target, summary, description, learned)))
+    rules.append(alert(
+        target, ALERT, target.param("severity"),
+        f"({value} < ignoring(promcast_target) {lower})\nor\n({value} > ignoring(promcast_target) {upper})",
+        summary, description, learned))
     if exported:
-        rules.append(Rule(
-            alert=MISSING_ALERT, for_=max(pd.Timedelta(target.for_), pd.Timedelta("15m")),
-            expr=f"absent(promcast_forecast{{target={string(target.name)}}})",
-            labels=alert_labels(target, "warning"),
-            annotations=annotations(
-                target, f"{target.name}: promcast serves no forecast band",
-                f"Prometheus has no promcast_forecast gauges for target {target.name}: the anomaly alert "
-                "cannot fire. Check that promcast is up and scraped with honor_labels: true.", learned)))
-    return RuleGroup(name=group_name, target=target.name, kind=target.kind, rules=tuple(rules),
-                     interval=target.evaluation_interval,
-                     tests=_tests(plan, actual, rules, exported), learned=learned, series=len(plan.fit.series))
+        rules.append(alert(
+            target, MISSING_ALERT, "warning", f"absent(promcast_forecast{{target={string(target.name)}}})",
+            f"{target.name}: promcast serves no forecast band",
+            f"Prometheus has no promcast_forecast gauges for target {target.name}: the anomaly alert "
+            "cannot fire. Check that promcast is up and scraped with honor_labels: true.", learned,
+            for_=max(pd.Timedelta(target.for_), pd.Timedelta("15m"))))
+    return rule_group(plan, group_name, rules, _tests(plan, actual, rules, exported), learned)
 
 
 # ------------------------------------------------------------------------------------------ tests
@@ -347,8 +341,7 @@ def _tests(plan: Plan, actual: Input, rules, exported: bool) -> TestFile:
             normal, checks = [], []
             for fit in reps:
                 normal += synthesize(actual.expr, fit.labels, _normal_wave(fit.params, fit, z, n, tick), tick)
-                labels = {**{k: v for k, v in fit.labels.items() if k != "__name__"}, **record_labels(target)}
-                checks.append((series_text(record(target, "spread"), labels), float(fit.params.spread)))
+                checks.append((recorded(target, "spread", fit.labels), float(fit.params.spread)))
             cases.append(TestCase(
                 name="normal behaviour (the learned season repeating): no alert", interval=tick,
                 input_series=tuple(normal), alert_tests=(AlertTest(t_check, ALERT, ()),),

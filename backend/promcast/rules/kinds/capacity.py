@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 import promql_parser
 
-from ...maintenance.capacity import CapacityPlanner
+from ...kinds.registry import CAPACITY
 from ..fit import SeriesFailure, SeriesFit, SeriesJob, Window, fetch
 from ..model import AlertTest, ExprTest, Rule, RuleGroup, TestCase, TestFile
 from ..promql import Input, dur, num, seconds
-from ..testgen import NotInvertible, Wave, samples, series_text, synthesize
-from .common import Plan, alert_labels, alerts_expandable, annotations, ceil_to, expected_alert, record, record_labels
+from ..testgen import NotInvertible, Wave, samples, synthesize
+from .common import Plan, alert, alerts_expandable, ceil_to, expected_alert, record, record_labels, recorded, rule_group
 from ...promql import parse as parse_promql
 
 ALERT = "PromcastCapacityForecast"
@@ -88,8 +88,8 @@ def linear_projection(values: pd.Series, window: pd.Timedelta, horizon: pd.Timed
 def fit_series(labels, values: pd.Series, capacity: float, headroom: float, horizon: pd.Timedelta,
                model: str, unit_cost: float | None = None, cost_period="30d") -> SeriesFit:
     values = values.dropna()
-    planner = CapacityPlanner(capacity=capacity, headroom=headroom, horizon=horizon, model=model,
-                              unit_cost=unit_cost, cost_period=cost_period).fit(values)
+    planner = CAPACITY.make_predictor(capacity=capacity, headroom=headroom, horizon=horizon, model=model,
+                                      unit_cost=unit_cost, cost_period=cost_period).fit(values)
     span = values.index[-1] - values.index[0]
     window = trend_window(span, pd.Timedelta(horizon))
     trend = linear_projection(values, window, pd.Timedelta(horizon))
@@ -148,23 +148,17 @@ def build(plan: Plan, group_name: str) -> RuleGroup:
                                               else p.recommended_cost - current)}
     learned = plan.learned(fields)
     where = plan.label_part()
-    rules.append(Rule(
-        alert=ALERT, for_=target.for_, expr=f"{forecast} > {num(threshold)}",
-        labels=alert_labels(target, "warning"),
-        annotations=annotations(
-            target, f"{target.name}: load forecast to pass {num(threshold)} within {dur(horizon)} ({where})",
-            f"The forecast peak load of {target.name} ({where}) crosses capacity * (1 - headroom) = "
-            f"{num(threshold)} within {dur(horizon)}. Scale towards {rec}.", learned, cost_extra)))
-    rules.append(Rule(
-        alert=EXCEEDED_ALERT, for_=target.for_, expr=f"{util} > {num(1.0 - headroom)}",
-        labels=alert_labels(target, "critical"),
-        annotations=annotations(
-            target, f"{target.name}: load above {num(threshold)}, the headroom is used up ({where})",
-            f"The load of {target.name} ({where}) is above capacity * (1 - headroom) = {num(threshold)}. "
-            f"Scale towards {rec}.", learned, cost_extra)))
-    return RuleGroup(name=group_name, target=target.name, kind=target.kind, rules=tuple(rules),
-                     interval=target.evaluation_interval, tests=_tests(plan, load, rules),
-                     learned=learned, series=len(plan.fit.series))
+    rules.append(alert(
+        target, ALERT, "warning", f"{forecast} > {num(threshold)}",
+        f"{target.name}: load forecast to pass {num(threshold)} within {dur(horizon)} ({where})",
+        f"The forecast peak load of {target.name} ({where}) crosses capacity * (1 - headroom) = "
+        f"{num(threshold)} within {dur(horizon)}. Scale towards {rec}.", learned, cost_extra))
+    rules.append(alert(
+        target, EXCEEDED_ALERT, "critical", f"{util} > {num(1.0 - headroom)}",
+        f"{target.name}: load above {num(threshold)}, the headroom is used up ({where})",
+        f"The load of {target.name} ({where}) is above capacity * (1 - headroom) = {num(threshold)}. "
+        f"Scale towards {rec}.", learned, cost_extra))
+    return rule_group(plan, group_name, rules, _tests(plan, load, rules), learned)
 
 
 # ------------------------------------------------------------------------------------------ tests
@@ -216,8 +210,7 @@ def _tests(plan: Plan, load: Input, rules) -> TestFile:
         for fit in reps:
             level = _round(0.5 * thr / fit.params.ratio)
             normal += synthesize(load.expr, fit.labels, _hourly([level] * hours, interval, n), interval)
-            labels = {**{k: v for k, v in fit.labels.items() if k != "__name__"}, **record_labels(target)}
-            checks.append((series_text(record(target, "recommended_capacity"), labels), fit.params.recommended))
+            checks.append((recorded(target, "recommended_capacity", fit.labels), fit.params.recommended))
         cases.append(TestCase(
             "steady load below the headroom line: no alert", interval, tuple(normal),
             alert_tests=(AlertTest(t_end, ALERT, ()), AlertTest(t_end, EXCEEDED_ALERT, ())),

@@ -10,11 +10,11 @@ from typing import Callable, Hashable, Mapping, Sequence
 import pandas as pd
 
 from ..fit import SeriesFit, TargetFit
-from ..model import ExpectedAlert, Rule
+from ..model import ExpectedAlert, Rule, RuleGroup, TestFile
 from ..promql import Input, join_or, key_labels, num
 from ..sets import ParamSet, partition
 from ..spec import Target
-from ..testgen import expand_labels, expandable
+from ..testgen import expand_labels, expandable, series_text
 
 #: most parameter sets listed in an alert's ``learned`` annotation
 MAX_LISTED_SETS = 6
@@ -26,6 +26,13 @@ def record(target: Target, suffix: str) -> str:
 
 def record_labels(target: Target) -> dict[str, str]:
     return {"promcast_target": target.name}
+
+
+def recorded(target: Target, suffix: str, series_labels: Mapping[str, str]) -> str:
+    """The series ``record(target, suffix)`` holds for a series with ``series_labels``, as a promtool
+    expression test names it: ``__name__`` dropped, ``promcast_target`` added."""
+    labels = {**{k: v for k, v in series_labels.items() if k != "__name__"}, **record_labels(target)}
+    return series_text(record(target, suffix), labels)
 
 
 def alert_labels(target: Target, severity: str) -> dict[str, str]:
@@ -134,6 +141,28 @@ def annotations(target: Target, summary: str, description: str, learned: Sequenc
     return out
 
 
+def alert(target: Target, name: str, severity: str, expr: str, summary: str, description: str,
+          learned: Sequence[str], extra: Mapping[str, str] | None = None, *, for_: pd.Timedelta | None = None) -> Rule:
+    """An alert of ``target`` at ``severity``: the target's ``for`` unless ``for_`` says otherwise, the kind's
+    labels (:func:`alert_labels`) and the summary, description and learned annotations."""
+    return Rule(alert=name, for_=target.for_ if for_ is None else for_, expr=expr,
+                labels=alert_labels(target, severity),
+                annotations=annotations(target, summary, description, learned, extra))
+
+
+def escalation(target: Target) -> tuple[tuple[str, pd.Timedelta], ...]:
+    """``(severity, within)`` of the warning then the critical alert of a kind that predicts a time left."""
+    return (("warning", target.param("warning_within")), ("critical", target.param("critical_within")))
+
+
+def rule_group(plan: Plan, group_name: str, rules: Sequence[Rule], tests: TestFile | None,
+               learned: tuple[str, ...]) -> RuleGroup:
+    """The group of one target's rules, with its promtool test and what was learned."""
+    target = plan.target
+    return RuleGroup(name=group_name, target=target.name, kind=target.kind, rules=tuple(rules),
+                     interval=target.evaluation_interval, tests=tests, learned=learned, series=len(plan.fit.series))
+
+
 def expected_alert(rule: Rule, series_labels: Mapping[str, str]) -> ExpectedAlert:
     """The alert ``rule`` raises for a series with ``series_labels`` (as promtool reports it)."""
     labels = {k: v for k, v in series_labels.items() if k != "__name__"}
@@ -155,5 +184,5 @@ def ceil_to_tick(value: pd.Timedelta, tick: pd.Timedelta) -> pd.Timedelta:
     return ceil_to(value, tick)
 
 
-__all__ = ["Plan", "alert_labels", "alerts_expandable", "annotations", "ceil_to", "expected_alert", "human",
-           "learned_annotation", "pct", "record", "record_labels"]
+__all__ = ["Plan", "alert", "alert_labels", "alerts_expandable", "annotations", "ceil_to", "escalation",
+           "expected_alert", "human", "learned_annotation", "pct", "record", "record_labels", "recorded", "rule_group"]

@@ -32,14 +32,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ...maintenance.disk import DiskUsagePredictor, used_space
-from ..fit import SeriesFailure, SeriesFit, SeriesJob, Window, fetch, match_by_labels
+from ...kinds.registry import DISK
+from ...maintenance.disk import used_space
+from ..fit import SeriesFailure, SeriesFit, SeriesJob, Window, fetch_paired
 from ..model import AlertTest, ExprTest, Rule, RuleGroup, TestCase, TestFile
+from ...promql_selector import Selector
 from ..promql import Input, Source, dur, num, seconds
 from ..sets import floor_window, up_fraction
-from ..testgen import NotInvertible, Wave, samples, series_text, synthesize
-from .common import (Plan, alert_labels, alerts_expandable, annotations, ceil_to, expected_alert, pct, record,
-                     record_labels)
+from ..testgen import NotInvertible, Wave, samples, synthesize
+from .common import (Plan, alert, alerts_expandable, ceil_to, escalation, expected_alert, pct, record, record_labels,
+                     recorded, rule_group)
 
 ALERT = "PromcastDiskWillFill"
 DAY = pd.Timedelta(days=1)
@@ -84,23 +86,11 @@ KEYS = (lambda p: p.shape, lambda p: p.peak, lambda p: p.guard_warning, lambda p
 
 # ------------------------------------------------------------------------------------------ fitting
 def prepare(target, source, window: Window) -> tuple[list[SeriesJob], list[SeriesFailure]]:
-    avail = fetch(source, target, target.expr, window)
-    size_expr = target.param("size_expr")
-    sizes = {}
-    failures = []
-    if size_expr:
-        sizes = match_by_labels(target, avail, fetch(source, target, size_expr, window, field_name="size_expr"),
-                                "size_expr")
-    jobs = []
-    for h in avail:
-        if size_expr and h.legend not in sizes:
-            failures.append(SeriesFailure(target.name, h.legend, "no size_expr series with the same labels; "
-                                          "size_expr must return one series per expr series, labels alike"))
-            continue
-        size = sizes[h.legend].values if size_expr else None
-        jobs.append(SeriesJob(target.name, h.legend, fit_series, (
-            dict(h.labels), h.values, size, target.param("size"), target.param("warning_within"),
-            target.param("critical_within"), target.param("max_window"))))
+    pairs, failures = fetch_paired(source, target, window, "size_expr")
+    jobs = [SeriesJob(target.name, h.legend, fit_series, (
+                dict(h.labels), h.values, size, target.param("size"), target.param("warning_within"),
+                target.param("critical_within"), target.param("max_window")))
+            for h, size in pairs]
     return jobs, failures
 
 
@@ -108,7 +98,7 @@ def fit_series(labels, avail: pd.Series, size: pd.Series | None, size_const: flo
                warning_within: pd.Timedelta, critical_within: pd.Timedelta, max_window: pd.Timedelta) -> SeriesFit:
     """Fit :class:`DiskUsagePredictor` on space used (size - avail) and derive the rule parameters."""
     used, capacity = used_space(avail, size if size is not None else size_const)
-    p = DiskUsagePredictor(capacity=capacity).fit(used)
+    p = DISK.make_predictor(capacity=capacity).fit(used)
     daily = not p.profile_.is_flat
     window = min(pd.Timedelta(p.window_), pd.Timedelta(max_window))
     if daily:
@@ -153,8 +143,6 @@ def _readonly_expr(target, avail: Input) -> str | None:
         return target.param("readonly_expr")
     sel = avail.selector
     if sel is not None and sel.name and sel.name.startswith("node_filesystem_"):
-        from ..promql import Selector
-
         return Selector("node_filesystem_readonly", sel.matchers).text()
     return None
 
@@ -243,23 +231,17 @@ def build(plan: Plan, group_name: str) -> RuleGroup:
     where = plan.label_part()
     ro_clause = (f"\nunless ignoring(promcast_target) ({inputs.readonly} == 1)" if inputs.readonly else "")
     ro_text = " and the filesystem is not read-only" if inputs.readonly else ""
-    for severity, within in (("warning", target.param("warning_within")), ("critical", target.param("critical_within"))):
+    for severity, within in escalation(target):
         guard = names[f"guard_ratio:{severity}"]
-        summary = f"{target.name}: filesystem projected to be full within {dur(within)} ({where})"
-        description = (
+        rules.append(alert(
+            target, ALERT, severity,
+            f"{names['seconds_to_full']} < {seconds(within)}\nand {names['free_ratio']} < {guard}{ro_clause}",
+            f"{target.name}: filesystem projected to be full within {dur(within)} ({where})",
             f"Free space of {target.name} ({where}) runs out within {dur(within)} on the trend promcast learned "
             f"from this filesystem's own history (counted to the daily peak of usage); its free-space ratio is "
-            f"below the learned guard ({guard}){ro_text}. Time left: {names['seconds_to_full']}."
-        )
-        rules.append(Rule(
-            alert=ALERT, for_=target.for_,
-            expr=f"{names['seconds_to_full']} < {seconds(within)}\nand {names['free_ratio']} < {guard}{ro_clause}",
-            labels=alert_labels(target, severity),
-            annotations=annotations(target, summary, description, learned),
-        ))
-    return RuleGroup(name=group_name, target=target.name, kind=target.kind, rules=tuple(rules),
-                     interval=target.evaluation_interval, tests=_tests(plan, inputs, rules),
-                     learned=learned, series=len(plan.fit.series))
+            f"below the learned guard ({guard}){ro_text}. Time left: {names['seconds_to_full']}.",
+            learned))
+    return rule_group(plan, group_name, rules, _tests(plan, inputs, rules), learned)
 
 
 # ------------------------------------------------------------------------------------------ tests
@@ -339,10 +321,9 @@ def _tests(plan: Plan, inputs: _Inputs, rules: list[Rule]) -> TestFile:
             for fit in group:
                 wave, size = _waves(fit.params, fit, target, t_end, tick, sample, failing=False)
                 normal += _inputs_for(inputs, fit.labels, wave, size, sample, readonly=0)
-                labels = {**{k: v for k, v in fit.labels.items() if k != "__name__"}, **record_labels(target)}
                 for field_name, rec in (("peak", "daily_peak_ratio"), ("guard_warning", "guard_ratio:warning"),
                                         ("guard_critical", "guard_ratio:critical")):
-                    checks.append((record(target, rec), series_text(record(target, rec), labels),
+                    checks.append((record(target, rec), recorded(target, rec, fit.labels),
                                    float(getattr(fit.params, field_name))))
             expr_tests = tuple(
                 ExprTest(t_end, name, tuple((text, value) for n2, text, value in checks if n2 == name))

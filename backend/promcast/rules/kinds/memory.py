@@ -26,14 +26,14 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError
-from ...maintenance.memory import MemoryLeakDetector
-from ..fit import SeriesFailure, SeriesFit, SeriesJob, Window, fetch, match_by_labels
+from ...kinds.registry import MEMORY
+from ..fit import SeriesFailure, SeriesFit, SeriesJob, Window, fetch_paired
 from ..model import AlertTest, ExprTest, Rule, RuleGroup, TestCase, TestFile
 from ..promql import Input, dur, num
 from ..sets import e12
-from ..testgen import NotInvertible, Wave, samples, series_text, synthesize
-from .common import (Plan, alert_labels, alerts_expandable, annotations, ceil_to, expected_alert, record,
-                     record_labels)
+from ..testgen import NotInvertible, Wave, samples, synthesize
+from .common import (Plan, alert, alerts_expandable, ceil_to, escalation, expected_alert, record, record_labels,
+                     recorded, rule_group)
 
 ALERT = "PromcastMemoryLeak"
 HOUR = pd.Timedelta("1h")
@@ -66,20 +66,9 @@ def _bytes(value: float) -> str:
 
 # ------------------------------------------------------------------------------------------ fitting
 def prepare(target, source, window: Window) -> tuple[list[SeriesJob], list[SeriesFailure]]:
-    mem = fetch(source, target, target.expr, window)
-    limit_expr = target.param("limit_expr")
-    limits, failures, jobs = {}, [], []
-    if limit_expr:
-        limits = match_by_labels(target, mem, fetch(source, target, limit_expr, window, field_name="limit_expr"),
-                                 "limit_expr")
-    for h in mem:
-        if limit_expr and h.legend not in limits:
-            failures.append(SeriesFailure(target.name, h.legend, "no limit_expr series with the same labels; "
-                                          "limit_expr must return one series per expr series, labels alike"))
-            continue
-        limit = limits[h.legend].values if limit_expr else None
-        jobs.append(SeriesJob(target.name, h.legend, fit_series,
-                              (dict(h.labels), h.values, limit, target.param("limit"))))
+    pairs, failures = fetch_paired(source, target, window, "limit_expr")
+    jobs = [SeriesJob(target.name, h.legend, fit_series, (dict(h.labels), h.values, limit, target.param("limit")))
+            for h, limit in pairs]
     return jobs, failures
 
 
@@ -93,7 +82,7 @@ def fit_series(labels, values: pd.Series, limit_series: pd.Series | None, limit_
         limit = float(limit_values.iloc[-1])
     else:
         limit = float(limit_const)
-    d = MemoryLeakDetector(limit=limit).fit(values)
+    d = MEMORY.make_predictor(limit=limit).fit(values)
     # the detector's bound: how fast the troughs rise over a slope window in normal swings (for a process
     # leaking now, around its leak's trend), never under the practical minimum slope
     bound = float(d.healthy_slope_bound_)
@@ -142,24 +131,18 @@ def build(plan: Plan, group_name: str) -> RuleGroup:
     ]
     learned = plan.learned(FIELDS)
     where = plan.label_part()
-    for severity, within in (("warning", target.param("warning_within")), ("critical", target.param("critical_within"))):
+    for severity, within in escalation(target):
         hours = num(pd.Timedelta(within) / HOUR, sig=12)
-        summary = f"{target.name}: memory leak reaches the limit within {dur(within)} ({where})"
-        description = (
+        rules.append(alert(
+            target, ALERT, severity,
+            (f"{names['hours_to_limit']} < {hours}\n"
+             f"and {names['trough_slope_per_hour']} > {names['healthy_slope_bound']}"),
+            f"{target.name}: memory leak reaches the limit within {dur(within)} ({where})",
             f"The memory troughs of {target.name} ({where}) rise faster than this process's learned healthy bound "
             f"({names['healthy_slope_bound']}) and reach the limit within {dur(within)} at that rate. "
-            f"Hours left: {names['hours_to_limit']}."
-        )
-        rules.append(Rule(
-            alert=ALERT, for_=target.for_,
-            expr=(f"{names['hours_to_limit']} < {hours}\n"
-                  f"and {names['trough_slope_per_hour']} > {names['healthy_slope_bound']}"),
-            labels=alert_labels(target, severity),
-            annotations=annotations(target, summary, description, learned),
-        ))
-    return RuleGroup(name=group_name, target=target.name, kind=target.kind, rules=tuple(rules),
-                     interval=target.evaluation_interval, tests=_tests(plan, mem, limit_expr, rules),
-                     learned=learned, series=len(plan.fit.series))
+            f"Hours left: {names['hours_to_limit']}.",
+            learned))
+    return rule_group(plan, group_name, rules, _tests(plan, mem, limit_expr, rules), learned)
 
 
 # ------------------------------------------------------------------------------------------ tests
@@ -225,8 +208,7 @@ def _tests(plan: Plan, mem: Input, limit_expr: str | None, rules) -> TestFile:
         for fit in reps:
             wave = _wave(fit.params, fit, target, t_end, interval, False, tick)
             normal += _inputs(mem, limit_expr, fit, wave, interval)
-            labels = {**{k: v for k, v in fit.labels.items() if k != "__name__"}, **record_labels(target)}
-            checks.append((series_text(record(target, "healthy_slope_bound"), labels), float(fit.params.bound)))
+            checks.append((recorded(target, "healthy_slope_bound", fit.labels), float(fit.params.bound)))
         cases.append(TestCase(
             name="normal behaviour (GC sawtooth, flat troughs): no alert", interval=interval,
             input_series=tuple(normal), alert_tests=(AlertTest(t_end, ALERT, ()),),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ...kinds.registry import ANOMALY
 from ..cache import CacheEntry
 from ..frames import field_name, legends, series_frame, thin
 from ..fitting import ModelSpec
@@ -61,7 +62,7 @@ class ScoringRequest:
 
 
 class Anomalies(Target):
-    name = "anomalies"
+    name = ANOMALY.target
     label = "Anomaly score and band"
     fields = (EXPR, MODEL, HISTORY, SENSITIVITY, LEGEND)
 

@@ -21,7 +21,7 @@ from ...errors import InputError, PromcastError, UnknownNameError
 from ...models import get_model_class, model_names
 from ...models.base import tail_score
 from ...sources.base import History, Source
-from ...validation import SENSITIVITY as SENSITIVITY_LIMIT
+from ...kinds.registry import ANOMALY
 from ..cache import CacheEntry, ModelCache
 from ..fitting import MAX_HISTORY, ModelSpec, SeriesModels, model_extra_params
 from ...promql_filters import add_matchers
@@ -33,7 +33,9 @@ from ..timegrid import floor_time
 DEFAULT_HISTORY = "14d"
 #: the least history a fit accepts
 MIN_HISTORY = pd.Timedelta("1h")
-#: largest sensitivity (the shared limit): beyond 8 standard deviations a score's threshold rounds to 1
+#: an anomaly band's sensitivity range (the anomaly kind's, as the RuleSpec checks it)
+SENSITIVITY_LIMIT = ANOMALY.limits["sensitivity"]
+#: largest sensitivity: beyond 8 standard deviations a score's threshold rounds to 1
 MAX_SENSITIVITY = SENSITIVITY_LIMIT.high
 
 

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from ...errors import InputError, UnknownNameError
-from ...validation import HEADROOM as HEADROOM_LIMIT
+from ...kinds.registry import CAPACITY as CAPACITY_KIND
 from ...models import get_model_class, model_names
 from ..request import Payload, capped_duration
 from .base import LEGEND, PayloadField, QueryContext
@@ -39,18 +39,18 @@ COST_PERIOD = PayloadField("cost_period", "Cost period", "input", "30d (the peri
 
 
 class Capacity(MaintenanceTarget):
-    name = "capacity"
+    name = CAPACITY_KIND.target
     label = "Capacity plan (scale-up date)"
     fields = (LOAD_EXPR, CAPACITY, HEADROOM, HORIZON, MODEL, HISTORY, LEGEND, UNIT_COST, COST_PERIOD)
-    kind = "capacity"
+    kind = CAPACITY_KIND
     usage_name = "load"
 
     def options(self, ctx: QueryContext, payload: Payload, notices: list[dict]) -> dict[str, Any]:
         capacity = quantity(payload, "capacity", hint="expected the load the system can take, above 0, e.g. 5000")
         if capacity is None:
             raise InputError("payload.capacity is required: the load the system can take, e.g. 5000")
-        headroom = HEADROOM_LIMIT.check(payload.number("headroom", 0.2, low=-math.inf, high=math.inf, hint=""),
-                                  "payload.headroom")
+        headroom = CAPACITY_KIND.check("headroom", payload.number("headroom", 0.2, low=-math.inf, high=math.inf,
+                                                                  hint=""), "payload.headroom")
         horizon = capped_duration(payload, "horizon", DEFAULT_HORIZON, MAX_HORIZON, notices, pd.Timedelta("1h"))
         model = payload.text("model", DEFAULT_MODEL)
         if model not in model_names():

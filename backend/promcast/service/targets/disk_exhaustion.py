@@ -10,12 +10,10 @@ and each filesystem gets ``used``, its ``projection`` (until it is full) and its
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-from ...maintenance import Prediction, used_from_available
-from ..request import Payload
-from .base import LEGEND, PayloadField, QueryContext
-from .maintenance import HISTORY, MaintenanceTarget, Window, number_or_expr
+from ...kinds.registry import DISK
+from ...maintenance import used_from_available
+from .base import LEGEND, PayloadField
+from .maintenance import HISTORY, LimitedTarget
 
 AVAIL_EXPR = PayloadField("expr", "Available bytes", "input", "node_filesystem_avail_bytes (PromQL: free space)", 60)
 SIZE_EXPR = PayloadField("size_expr", "Size bytes", "input",
@@ -23,24 +21,16 @@ SIZE_EXPR = PayloadField("size_expr", "Size bytes", "input",
 SIZE = PayloadField("size", "Size", "input", "or one size for all, e.g. 500GiB", 16)
 
 
-class DiskExhaustion(MaintenanceTarget):
-    name = "disk_exhaustion"
+class DiskExhaustion(LimitedTarget):
+    name = DISK.target
     label = "Disk exhaustion (days to full)"
     fields = (AVAIL_EXPR, SIZE_EXPR, SIZE, HISTORY, LEGEND)
-    kind = "disk"
+    kind = DISK
     usage_name = "used"
+    number_key, expr_key = "size", "size_expr"
+    limit_what, limit_example = "the filesystems' size", "node_filesystem_size_bytes"
+    limit_hint = "expected a size above 0, e.g. 500GiB"
 
-    def options(self, ctx: QueryContext, payload: Payload, notices: list[dict]) -> dict[str, Any]:
-        return number_or_expr(ctx, payload, "size", "size_expr", what="the filesystems' size",
-                              example="node_filesystem_size_bytes", hint="expected a size above 0, e.g. 500GiB")
-
-    def histories(self, ctx: QueryContext, expr: str, window: Window, options: Mapping[str, Any]):
-        avail = window.fetch(ctx, expr)
-        if not avail:
-            return [], {}
-        size = options["size"] if options["size"] is not None else window.fetch(ctx, options["size_expr"])
-        used, capacities = used_from_available(avail, size)
+    def with_limits(self, series, limit):
+        used, capacities = used_from_available(series, limit)
         return used, {"capacity": capacities}
-
-    def limit_of(self, prediction: Prediction) -> float:
-        return float(prediction.predictor.capacity_)

@@ -26,8 +26,8 @@ from typing import Any, ClassVar, Mapping, Sequence
 import pandas as pd
 
 from ...errors import InputError
-from ...maintenance import FIELDS, Prediction, predictions
-from ...maintenance.report import sort_key
+from ...kinds.registry import PredictionKind
+from ...kinds.report import Prediction, predictions
 from ...quantities import parse_quantity
 from ...sources.base import History
 from ..fitting import FIT_POINTS, MIN_FIT_STEP
@@ -91,18 +91,6 @@ def quantity(payload: Payload, key: str, *, hint: str) -> float | None:
     return value
 
 
-def number_or_expr(ctx: QueryContext, payload: Payload, number_key: str, expr_key: str, *, what: str,
-                   example: str, hint: str) -> dict[str, Any]:
-    """A limit given once for all series (``number_key``, a quantity) or per series (``expr_key``, PromQL
-    with the ad hoc filters added): exactly one of the two, as predictor options."""
-    given = [k for k in (number_key, expr_key) if payload.text(k) is not None]
-    if len(given) == 2:
-        raise InputError(f"give either payload.{number_key} or payload.{expr_key}, not both")
-    if not given:
-        raise InputError(f"payload.{number_key} or payload.{expr_key} is required: {what}, e.g. {example}")
-    return {number_key: quantity(payload, number_key, hint=hint), expr_key: other_expr(ctx, payload, expr_key)}
-
-
 def other_expr(ctx: QueryContext, payload: Payload, key: str) -> str | None:
     """A second PromQL expression of the payload (size, limit) with the ad hoc filters added."""
     expr = payload.text(key)
@@ -112,12 +100,13 @@ def other_expr(ctx: QueryContext, payload: Payload, key: str) -> str | None:
 class MaintenanceTarget(Target):
     """A target answering with one predictor per series: a table, projections and limit lines.
 
-    Subclasses set ``kind`` (``disk``, ``memory`` or ``capacity``), ``min_history`` and
+    Subclasses set ``kind`` (a :class:`~promcast.kinds.registry.PredictionKind`; its ``target`` is the
+    target's ``name``), ``min_history`` and
     ``usage_name``, and implement :meth:`options` (payload -> predictor options, checked before
     anything is fetched) and :meth:`histories` (the series and per-series options to predict on).
     """
 
-    kind: ClassVar[str]
+    kind: ClassVar[PredictionKind]
     min_history: ClassVar[pd.Timedelta] = pd.Timedelta("1D")
     usage_name: ClassVar[str] = "used"
 
@@ -152,17 +141,16 @@ class MaintenanceTarget(Target):
         fitted = self._fitted(ctx, expr, window, options)
         if not fitted.predictions:
             return no_series(expr, window.end - window.history, window.end)
-        failed = [p for p in fitted.predictions if p.error is not None]
+        failed = [p.failure for p in fitted.predictions if p.failure is not None]
         if len(failed) == len(fitted.predictions):
             first = failed[0]
             if len(failed) == 1:
-                raise type(first.error)(f"{first.history.legend}: {first.error}") from first.error
-            raise type(first.error)(f"all {len(failed)} series failed; first, {first.history.legend}: "
-                                    f"{first.error}") from first.error
-        for p in failed:
-            notices.append(notice("warning", f"{p.history.legend}: {p.error}"))
+                raise type(first.error)(str(first)) from first.error
+            raise type(first.error)(f"all {len(failed)} series failed; first, {first}") from first.error
+        for failure in failed:
+            notices.append(notice("warning", str(failure)))
 
-        ordered = sorted(fitted.predictions, key=lambda p: sort_key(self.kind)(p.row))
+        ordered = sorted(fitted.predictions, key=lambda p: self.kind.sort_key(p.row))
         frames = [prediction_table(self.kind, ordered, query.ref_id)]
         names = legends([p.history.labels for p in ordered], template)
         prefixed = len(ordered) > 1 or bool(template)
@@ -183,7 +171,7 @@ class MaintenanceTarget(Target):
             series, predictor_options = self.histories(ctx, expr, window, options)
             if not series:
                 return Fitted(self.name, [])
-            return Fitted(self.name, predictions(self.kind, series, **predictor_options))
+            return Fitted(self.name, predictions(self.kind.name, series, **predictor_options))
 
         entry, _hit = ctx.cache.get_or_fit(key, fit, model_name=self.name)
         return entry.model
@@ -205,6 +193,47 @@ class MaintenanceTarget(Target):
         edges = pd.DatetimeIndex([req.start, max(ends)])
         frames.append(series_frame(field_name(legend, "limit", prefixed), edges, [limit, limit], ref_id))
         return frames
+
+
+class LimitedTarget(MaintenanceTarget):
+    """A maintenance target whose limit is given once for all series (``number_key``, a quantity such as
+    ``500GiB``) or per series (``expr_key``, PromQL matched to ``expr``'s series by labels): exactly one.
+
+    Subclasses name the keys, describe the limit for messages, and turn the series and the limit (a
+    number, or the fetched limit series) into predictor inputs in :meth:`with_limits`.
+    """
+
+    number_key: ClassVar[str]
+    expr_key: ClassVar[str]
+    #: the limit in words, an example of it and what a bad number should have been, for messages
+    limit_what: ClassVar[str]
+    limit_example: ClassVar[str]
+    limit_hint: ClassVar[str]
+
+    def options(self, ctx: QueryContext, payload: Payload, notices: list[dict]) -> dict[str, Any]:
+        given = [k for k in (self.number_key, self.expr_key) if payload.text(k) is not None]
+        if len(given) == 2:
+            raise InputError(f"give either payload.{self.number_key} or payload.{self.expr_key}, not both")
+        if not given:
+            raise InputError(f"payload.{self.number_key} or payload.{self.expr_key} is required: {self.limit_what}, "
+                             f"e.g. {self.limit_example}")
+        return {self.number_key: quantity(payload, self.number_key, hint=self.limit_hint),
+                self.expr_key: other_expr(ctx, payload, self.expr_key)}
+
+    def histories(self, ctx: QueryContext, expr: str, window: Window,
+                  options: Mapping[str, Any]) -> tuple[list[History], dict[str, Any]]:
+        series = window.fetch(ctx, expr)
+        if not series:
+            return [], {}
+        number = options[self.number_key]
+        return self.with_limits(series, number if number is not None else window.fetch(ctx, options[self.expr_key]))
+
+    def with_limits(self, series: list[History], limit: float | list[History]) -> tuple[list[History], dict[str, Any]]:
+        """``(series to predict on, predictor options)`` from the fetched series and the limit."""
+        raise NotImplementedError
+
+    def limit_of(self, prediction: Prediction) -> float:
+        return float(getattr(prediction.predictor, f"{self.kind.limit_option}_"))
 
 
 # ---------------------------------------------------------------------------------------------- table
@@ -233,11 +262,11 @@ def cell(value: Any) -> str | float:
 TEXT_FIELDS = frozenset({"is_leak", "full_at", "scale_up_date", "scale_down_date"})
 
 
-def prediction_table(kind: str, ordered: Sequence[Prediction], ref_id: str) -> dict:
+def prediction_table(kind: PredictionKind, ordered: Sequence[Prediction], ref_id: str) -> dict:
     """One row per series in the given order: labels, then the kind's fields (and ``error`` if any)."""
     rows = [p.row for p in ordered]
     labels = label_columns([p.history.labels for p in ordered])
-    fields = list(FIELDS[kind])
+    fields = list(kind.fields)
     columns = [(name, "string") for name in labels]
     columns += [(f, "string" if f in TEXT_FIELDS else "number") for f in fields]
     has_error = any(r.get("error") for r in rows)
@@ -253,5 +282,5 @@ def prediction_table(kind: str, ordered: Sequence[Prediction], ref_id: str) -> d
     return table_frame(columns, body, ref_id)
 
 
-__all__ = ["DEFAULT_HISTORY", "HISTORY", "Fitted", "MaintenanceTarget", "Window",
-           "cell", "label_columns", "number_or_expr", "other_expr", "prediction_table", "quantity"]
+__all__ = ["DEFAULT_HISTORY", "HISTORY", "Fitted", "LimitedTarget", "MaintenanceTarget", "Window",
+           "cell", "label_columns", "other_expr", "prediction_table", "quantity"]
