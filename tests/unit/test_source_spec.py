@@ -98,8 +98,28 @@ def test_two_tenants_behind_one_url_have_different_identities(fake):
     assert a.identity == same.identity
     assert len({a.identity, b.identity, other_params.identity, other_prefix.identity}) == 4  # ...not in keys
     assert "team-a" not in a.identity and fake.url in a.identity  # header values only as a digest
-    secret = PrometheusSource(fake.url, bearer_token="s3cret")
-    assert "s3cret" not in secret.identity and secret.identity != PrometheusSource(fake.url).identity
+    tenant = PrometheusSource(fake.url, basic_auth=("tenant-1", "s3cret"))
+    assert "s3cret" not in tenant.identity and "tenant-1" not in tenant.identity
+    assert tenant.identity != PrometheusSource(fake.url, basic_auth=("tenant-2", "s3cret")).identity
+
+
+def test_identity_survives_secret_rotation_and_library_headers(fake, monkeypatch):
+    """Stored fits stay found after a token rotation or a requests upgrade (its User-Agent)."""
+    import requests
+
+    plain = PrometheusSource(fake.url).identity
+    assert PrometheusSource(fake.url, bearer_token="old").identity == PrometheusSource(fake.url, bearer_token="new").identity
+    assert PrometheusSource(fake.url, basic_auth=("u", "old")).identity == PrometheusSource(fake.url, basic_auth=("u", "new")).identity
+    assert PrometheusSource(fake.url, headers={"Authorization": "Bearer a"}).identity == plain
+    monkeypatch.setattr(requests.utils, "default_user_agent", lambda *a: "python-requests/99.0")
+    assert PrometheusSource(fake.url).identity == plain
+
+
+def test_identity_keeps_query_parameter_values_out_of_keys(fake):
+    keyed = PrometheusSource(fake.url, query_params={"api_key": "k3y"})
+    in_url = PrometheusSource(f"{fake.url}?api_key=k3y")
+    assert "k3y" not in keyed.identity and "k3y" not in in_url.identity
+    assert keyed.identity != PrometheusSource(fake.url, query_params={"api_key": "other"}).identity
 
 
 def test_two_tenants_fits_do_not_share_cache_or_store_keys(fake, tmp_path):

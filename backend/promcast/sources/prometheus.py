@@ -21,7 +21,7 @@ import threading
 import time
 from datetime import timedelta
 from typing import Any, Mapping
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
@@ -206,16 +206,26 @@ def format_seconds(ms: int) -> str:
 # --------------------------------------------------------------------------- the source
 
 
-def _identity(parts, prefix: str, query_params: Mapping[str, str], headers: Mapping[str, str], auth) -> str:
-    """Which data this client sees: URL with path prefix, query parameters and a digest of the headers and
-    credentials (two tenants behind one URL differ only there; the digest keeps secrets out of keys)."""
-    userinfo, _, host = parts.netloc.rpartition("@")
-    base = urlunsplit(parts._replace(netloc=host, fragment="")).rstrip("/") + (f"/{prefix}" if prefix else "")
-    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in sorted(query_params.items()))
-    who = json.dumps([sorted((k.lower(), v) for k, v in headers.items() if k.lower() != "accept"),
-                      list(auth) if auth else None, userinfo])
-    digest = hashlib.sha256(who.encode()).hexdigest()[:16]
-    return f"{base}?{query}#{digest}" if query else f"{base}#{digest}"
+def _identity(parts, prefix: str, query_params: Mapping[str, str], headers: Mapping[str, str] | None,
+              user: str | None) -> str:
+    """Which tenant's data this client sees: the URL with its path prefix, plus a digest of what tells tenants
+    apart behind one URL (query parameters, the configured headers such as ``X-Scope-OrgID``, the basic-auth
+    user). Secrets that rotate (bearer token, password, an ``Authorization`` header) and the HTTP library's own
+    headers stay out, so a token rotation or a ``requests`` upgrade keeps every cache and store key; values
+    only appear as a digest, so an ``api_key`` parameter never lands in a key or the store index."""
+    userinfo = parts.netloc.rpartition("@")[0]
+    host = parts.netloc.rpartition("@")[2]
+    base = urlunsplit(parts._replace(netloc=host, query="", fragment="")).rstrip("/") + (f"/{prefix}" if prefix else "")
+    url_params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    tenant = {
+        "params": sorted([*url_params, *query_params.items()]),
+        "headers": sorted((k.lower(), v) for k, v in (headers or {}).items() if k.lower() != "authorization"),
+        "user": user if user is not None else (userinfo.split(":", 1)[0] or None),
+    }
+    if not tenant["params"] and not tenant["headers"] and tenant["user"] is None:
+        return base
+    digest = hashlib.sha256(json.dumps(tenant, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{base}#{digest}"
 
 
 class PrometheusSource(Source):
@@ -283,7 +293,8 @@ class PrometheusSource(Source):
             user, password = basic_auth
             self._session.auth = (str(user), "" if password is None else str(password))
         _settle_environment(self._session, self.base_url)
-        self._identity = _identity(parts, prefix, self.query_params, self._session.headers, self._session.auth)
+        self._identity = _identity(parts, prefix, self.query_params, headers,
+                                   str(basic_auth[0]) if basic_auth else None)
 
     @property
     def identity(self) -> str:
