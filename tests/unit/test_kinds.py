@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
@@ -78,6 +79,16 @@ def test_every_parameter_is_read_by_the_front_ends_that_declare_it():
         assert set(rules) <= set(parse_spec(spec).targets[0].params), kind.name
         with pytest.raises(SpecError, match="unknown field 'nope'.*allowed: .*" + ".*".join(sorted(rules))):
             parse_spec({**spec, "targets": [{**minimal, "nope": 1}]})
+
+
+def test_a_parameter_s_default_is_its_estimator_s():
+    # library callers of an estimator get what the flags, payload keys and RuleSpec fields default to
+    for kind in (get_kind(name) for name in PREDICTABLE):
+        signature = inspect.signature(kind.estimator)
+        for param in kind.params:
+            if param.option in signature.parameters and param.default is not None:
+                assert param.read(signature.parameters[param.option].default, "default") == \
+                    param.read(param.default, "default"), (kind.name, param.name)
 
 
 def test_one_parameter_is_refused_with_the_same_words_under_each_front_end_s_name():

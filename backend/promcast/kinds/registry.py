@@ -188,7 +188,8 @@ ANOMALY = PredictionKind(
     params=(
         Param("mode", CHOICE, "exported: promcast serves the band; promql: the rules compute it", "promql",
               choices=("exported", "promql"), read_by=_RULES),
-        Param("model", MODEL, "the model of the band", _default_forecaster, read_by=_RULES_AND_SERVICE),
+        # the service's anomaly targets take payload.model as every model target does (settings' default)
+        Param("model", MODEL, "the model of the band", _default_forecaster, read_by=_RULES),
         Param("sensitivity", NUMBER, "band width in robust standard deviations; lower flags more", 3,
               limit=SENSITIVITY, read_by=_RULES_AND_SERVICE),
         Param("severity", CHOICE, "the alert's severity label", "warning", choices=("critical", "info", "warning"),
