@@ -230,8 +230,9 @@ def _params(kind: PredictionKind, data: Mapping, ctx: _Ctx, skip: tuple[str, ...
         if param.type is EXPRESSION:
             out[param.name] = parse_promql(data[param.name], ctx, param.name) if param.name in data else None
             continue
-        try:
-            value = param.read(data[param.name], "value") if param.name in data else param.read_or_default(None, "value")
+        try:  # a field given as null is refused, not defaulted
+            value = (param.read(data[param.name], "value") if param.name in data
+                     else param.read_or_default(None, "value"))
         except (InputError, UnknownNameError) as exc:
             raise ctx.error(f"field {param.name!r}: {exc}") from None
         out[param.name] = pd.Timedelta(value) if param.type is DURATION and value is not None else value
