@@ -9,7 +9,8 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .errors import InputError, PromcastError
-from .kinds.registry import PREDICTABLE
+from .kinds.params import CLI, EXPRESSION, Param
+from .kinds.registry import KINDS, PREDICTABLE, PredictionKind
 from .logs import setup_logging
 
 log = logging.getLogger("promcast")
@@ -36,6 +37,51 @@ def _add_source(parser: argparse.ArgumentParser, *, with_input: bool) -> None:
     group.add_argument("--history", default="14d", metavar="DUR", help="how far back to fetch (default: 14d)")
     group.add_argument("--step", default="5m", metavar="DUR", help="resolution of the fetched history (default: 5m)")
     group.add_argument("--end", default="now", metavar="TIME", help="end of the history: ISO time, epoch or 'now' (default)")
+
+
+def _predict_flags() -> dict[str, list[tuple[PredictionKind, Param]]]:
+    """Each ``predict`` flag with the kinds that declare it (``--capacity``: disk's size, capacity's capacity)."""
+    flags: dict[str, list[tuple[PredictionKind, Param]]] = {}
+    for name in PREDICTABLE:
+        for param in KINDS[name].params_read_by(CLI):
+            flags.setdefault(param.flag, []).append((KINDS[name], param))
+    return flags
+
+
+def _add_kind_params(parser: argparse.ArgumentParser) -> None:
+    """The kinds' parameters as flags, help and defaults from their declarations (kinds/registry.py)."""
+    group = parser.add_argument_group("kind options")
+    for flag, uses in _predict_flags().items():
+        parts = []
+        for kind, param in uses:
+            default = param.default_value()
+            parts.append(f"{kind.name}: {param.help}" + (f" (default: {default})" if default is not None else ""))
+        # no argparse default: a flag given to a kind that does not read it is refused
+        group.add_argument(flag, metavar=uses[0][1].metavar, help="; ".join(parts))
+
+
+def _kind_options(args, kind: PredictionKind) -> tuple[dict, Param | None]:
+    """``(estimator options, the per-series limit expression's parameter if given)`` from the flags."""
+    for flag, uses in _predict_flags().items():
+        if getattr(args, uses[0][1].dest) is not None and kind not in [k for k, _ in uses]:
+            raise InputError(f"{flag} applies to predict {', '.join(k.name for k, _ in uses)} only")
+    limit = kind.limit_param
+    limit_expr = kind.param(kind.limit_expr) if kind.limit_expr else None
+    given = [p for p in (limit, limit_expr) if p is not None and getattr(args, p.dest) is not None]
+    if len(given) == 2:
+        raise InputError(f"give either {limit.flag} or {limit_expr.flag}, not both")
+    if not given:
+        alternative = f" or {limit_expr.flag}" if limit_expr else ""
+        raise InputError(f"predict {kind.name} needs {limit.flag} ({kind.limit_meaning}){alternative}")
+    if limit_expr in given and getattr(args, "input", None):
+        raise InputError(f"{limit_expr.flag} needs a source (--prometheus-url or --source demo), not --input")
+    options = {}
+    for param in kind.params_read_by(CLI):
+        if param.type is not EXPRESSION:
+            value = param.read_or_default(getattr(args, param.dest), param.flag)
+            if value is not None:
+                options[param.option] = value
+    return options, (limit_expr if limit_expr in given else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,16 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("predict", "predict disk exhaustion, memory leaks or capacity needs", _cmd_predict)
     p.add_argument("kind", choices=PREDICTABLE, help="what to predict")
     _add_source(p, with_input=True)
-    p.add_argument("--capacity", metavar="C", help="disk size or load capacity, in the values' unit")
-    p.add_argument("--size-expr", metavar="PROMQL", help="disk size expression (disk, from Prometheus)")
-    p.add_argument("--limit", metavar="BYTES", help="memory limit (memory)")
-    p.add_argument("--limit-expr", metavar="PROMQL", help="memory limit expression (memory, from Prometheus)")
-    p.add_argument("--headroom", default="0.2", help="capacity headroom fraction (default: 0.2)")
-    p.add_argument("--horizon", default="30d", metavar="DUR", help="capacity planning horizon (default: 30d)")
-    p.add_argument("--unit-cost", metavar="PRICE", help="capacity: price of one unit of capacity per --cost-period; "
-                                                        "adds current_cost, recommended_cost, monthly_delta")
-    p.add_argument("--cost-period", default="30d", metavar="DUR", help="capacity: the period --unit-cost is for "
-                                                                       "(default: 30d)")
+    _add_kind_params(p)
     p.add_argument("--format", choices=["json", "table"], default="json", help="output format (default: json)")
     p.add_argument("--plot", metavar="OUT.png", help="draw history, projection and limit into a PNG")
 
@@ -446,49 +483,19 @@ def _cmd_predict(args) -> int:
     import json
 
     from . import maintenance
-    from .durations import parse_duration
     from .kinds import registry as kinds
     from .kinds import report
-    from .quantities import parse_quantity
 
     settings = _settings(args, **{"prometheus.url": args.prometheus_url})
     kind = kinds.get_kind(args.kind)
-    options: dict = {}
-    if kind is kinds.CAPACITY:
-        options["headroom"] = kind.check("headroom", args.headroom, "--headroom")
-        options["horizon"] = parse_duration(args.horizon, what="--horizon")
-        if args.unit_cost is not None:
-            options["unit_cost"] = _price(args.unit_cost, "--unit-cost")
-            options["cost_period"] = parse_duration(args.cost_period, what="--cost-period")
-    elif args.unit_cost is not None:
-        raise InputError("--unit-cost applies to predict capacity only")
-    if (args.size_expr or args.limit_expr) and getattr(args, "input", None):
-        raise InputError("--size-expr and --limit-expr need a source (--prometheus-url or --source demo), not --input")
-    if args.kind == "disk" and args.size_expr and args.capacity:
-        raise InputError("give either --capacity or --size-expr, not both")
-    if args.kind == "memory" and args.limit and args.limit_expr:
-        raise InputError("give either --limit or --limit-expr, not both")
+    options, limit_expr = _kind_options(args, kind)
     histories = _require_histories(load_histories(args, settings), args)
-    if args.kind == "disk":
-        if args.size_expr:
-            size = _fetch_like(args, settings, args.size_expr)
-            histories, options["capacity"] = maintenance.used_from_available(histories, size)
-        elif args.capacity is None:
-            raise InputError("predict disk needs --capacity (100 for percent, or the disk size) or --size-expr")
+    if limit_expr is not None:
+        limits = _fetch_like(args, settings, limit_expr.read(getattr(args, limit_expr.dest), limit_expr.flag))
+        if kind is kinds.DISK:
+            histories, options["capacity"] = maintenance.used_from_available(histories, limits)
         else:
-            options["capacity"] = parse_quantity(args.capacity, what="--capacity")
-    elif args.kind == "memory":
-        if args.limit_expr:
-            limits = _fetch_like(args, settings, args.limit_expr)
-            options["limit"] = maintenance.values_by_series(histories, limits, what="limit")
-        elif args.limit is None:
-            raise InputError("predict memory needs --limit BYTES (e.g. 2GiB) or --limit-expr")
-        else:
-            options["limit"] = parse_quantity(args.limit, what="--limit")
-    else:
-        if args.capacity is None:
-            raise InputError("predict capacity needs --capacity (the load the system can take)")
-        options["capacity"] = parse_quantity(args.capacity, what="--capacity")
+            options[kind.limit_option] = maintenance.values_by_series(histories, limits, what=kind.limit_option)
     predictions = report.predictions(args.kind, histories, **options)
     rows = report.rows(args.kind, predictions)
     if args.format == "table":
@@ -531,16 +538,6 @@ def _fetch_like(args, settings, expr):
     if not found:
         raise InputError(f"{expr!r} matched no series in that range")
     return found
-
-
-def _price(text, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0.0 or value == float("inf"):
-        raise InputError(f"bad {what} {text!r}: expected a price of 0 or more, e.g. 12.5")
-    return value
 
 
 def _cost(text, what: str) -> tuple[float, str | None]:

@@ -25,7 +25,8 @@ def test_rulespec_sensitivity_uses_the_shared_limit(value, ok):
         assert spec_from([{**ANOMALY, "sensitivity": value}]).targets[0].param("sensitivity") == value
         assert SENSITIVITY.check(value) == value
         return
-    with pytest.raises(SpecError, match="sensitivity.*out of range"):
+    with pytest.raises(SpecError, match="field 'sensitivity': bad value .*: expected a number of robust standard "
+                                        "deviations above 0 and at most 8"):
         spec_from([{**ANOMALY, "sensitivity": value}])
     with pytest.raises(InputError, match="robust standard deviations above 0 and at most 8"):
         SENSITIVITY.check(value)

@@ -2,9 +2,11 @@
 
 A :class:`PredictionKind` says what the kind is called where (``predict <name>``, the RuleSpec's
 ``kind``, the Grafana ``/query`` target), which estimator it fits and with which options, which
-option is its limit, the shared :mod:`promcast.validation` limits of its numbers, the fields of its
-JSON row and how rows sort. ``promcast predict``, the service's targets and the rule generator all
-read this table, so a new kind is added here once and every entry point agrees on it.
+option is its limit, its user-given parameters (:mod:`promcast.kinds.params`: key, type, shared
+limit, default, help, and which front ends read it), the fields of its JSON row and how rows sort.
+``promcast predict`` (its flags), the service's targets (their payload keys) and the RuleSpec (its
+per-kind fields) all read this table, so a new kind or parameter is added here once and every entry
+point agrees on it.
 
 The table itself loads nothing heavy (the CLI builds its argument parser from it): each estimator and
 its row fields are named by import path and loaded on first use.
@@ -14,11 +16,12 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from ..errors import InputError, UnknownNameError
-from ..validation import HEADROOM, SENSITIVITY, Limit
+from ..validation import CAPACITY as CAPACITY_LIMIT, DISK_SIZE, HEADROOM, MEMORY_LIMIT, SENSITIVITY, UNIT_COST
+from .params import CHOICE, DURATION, EXPRESSION, MODEL, NUMBER, QUANTITY, RULES, SERVICE, Param
 
 
 def _load(path: str) -> Any:
@@ -59,12 +62,14 @@ class PredictionKind:
     estimator_path: str
     #: the estimator's keyword options a caller may pass
     options: frozenset[str]
-    #: the shared range of each numeric option (:mod:`promcast.validation`)
-    limits: Mapping[str, Limit] = field(default_factory=dict)
+    #: its user-given parameters, in the order ``--help`` and messages list them
+    params: tuple[Param, ...] = ()
     #: the option holding what the series is compared against (one value, or one per series)
     limit_option: str | None = None
     #: that limit in words, for "needs --limit (...)" messages
     limit_meaning: str = ""
+    #: the parameter giving the limit per series as PromQL instead (exclusive with the limit's own)
+    limit_expr: str | None = None
     #: import path of the fields of its JSON row (``promcast predict``, the service's table); None: no row
     fields_path: str | None = None
     #: a row's place, soonest first (errors and series aside)
@@ -83,9 +88,21 @@ class PredictionKind:
         """Whether ``promcast predict`` offers it (a row per series)."""
         return self.fields_path is not None
 
-    def check(self, option: str, value: Any, what: str | None = None) -> float:
-        """``value`` of a numeric option within the kind's shared limit, or InputError naming ``what``."""
-        return self.limits[option].check(value, what or option)
+    def param(self, name: str) -> Param:
+        """The parameter with RuleSpec/payload key ``name``."""
+        for param in self.params:
+            if param.name == name:
+                return param
+        raise KeyError(f"{self.name} has no parameter {name!r}")
+
+    @property
+    def limit_param(self) -> Param | None:
+        """The parameter that becomes :attr:`limit_option` (disk's ``size`` is its ``capacity``)."""
+        return next((p for p in self.params if p.option == self.limit_option), None)
+
+    def params_read_by(self, front_end: str) -> tuple[Param, ...]:
+        """The parameters ``front_end`` (:data:`~promcast.kinds.params.CLI`, ``SERVICE``, ``RULES``) reads."""
+        return tuple(p for p in self.params if front_end in p.read_by)
 
     def make_predictor(self, **options: Any):
         """A new, unfitted estimator with ``options``; InputError for an unknown option or a missing limit."""
@@ -104,27 +121,80 @@ class PredictionKind:
         return (*self.order(row), row["series"])
 
 
+def _default_forecaster() -> str:
+    from ..models.registry import DEFAULT_FORECASTER
+
+    return DEFAULT_FORECASTER
+
+
+_RULES = frozenset({RULES})
+_RULES_AND_SERVICE = frozenset({RULES, SERVICE})
+
+
+def _alert_lead(warning: str, critical: str) -> tuple[Param, Param]:
+    """The two lead times of a kind whose rules warn before they page."""
+    return (Param("warning_within", DURATION, "warn when the limit is this close", warning, read_by=_RULES),
+            Param("critical_within", DURATION, "page when the limit is this close (at most warning_within)",
+                  critical, read_by=_RULES))
+
+
 _MAINTENANCE = "promcast.maintenance"
 DISK = PredictionKind(
     "disk", "disk_exhaustion", "disk_exhaustion", f"{_MAINTENANCE}.disk:DiskUsagePredictor",
     frozenset({"capacity", "confidence", "min_history", "max_history", "max_days"}),
-    limit_option="capacity", limit_meaning="the capacity", fields_path=f"{_MAINTENANCE}.disk:DISK_FIELDS",
+    params=(
+        Param("size_expr", EXPRESSION, "PromQL for the filesystems' size, matched to expr by labels"),
+        Param("size", QUANTITY, "one size for all filesystems, in the unit of expr (100 for percent, 500GiB)",
+              limit=DISK_SIZE, flag_name="capacity", option_name="capacity"),
+        *_alert_lead("7d", "1d"),
+        Param("readonly_expr", EXPRESSION, "PromQL that is 1 for a read-only filesystem (false: none)",
+              read_by=_RULES),
+        Param("max_window", DURATION, "longest history a rule fits the growth on (at least 1h)", "15d",
+              read_by=_RULES),
+    ),
+    limit_option="capacity", limit_meaning="the disk size, or 100 for percent", limit_expr="size_expr",
+    fields_path=f"{_MAINTENANCE}.disk:DISK_FIELDS",
     order=_days_to_full)
 MEMORY = PredictionKind(
     "memory", "memory_leak", "memory_leak", f"{_MAINTENANCE}.memory:MemoryLeakDetector",
     frozenset({"limit", "alpha", "min_growth", "min_history", "max_history", "restart_drop", "max_extrapolation"}),
-    limit_option="limit", limit_meaning="the memory limit in bytes", fields_path=f"{_MAINTENANCE}.memory:MEMORY_FIELDS",
+    params=(
+        Param("limit", QUANTITY, "memory limit for all series in bytes, e.g. 2GiB", limit=MEMORY_LIMIT),
+        Param("limit_expr", EXPRESSION, "PromQL for each series' memory limit, matched to expr by labels"),
+        *_alert_lead("3d", "12h"),
+    ),
+    limit_option="limit", limit_meaning="the memory limit in bytes, e.g. 2GiB", limit_expr="limit_expr",
+    fields_path=f"{_MAINTENANCE}.memory:MEMORY_FIELDS",
     order=_time_to_oom)
 CAPACITY = PredictionKind(
     "capacity", "capacity", "capacity", f"{_MAINTENANCE}.capacity:CapacityPlanner",
     frozenset({"capacity", "headroom", "horizon", "model", "interval", "min_history", "model_params", "unit_cost",
                "cost_period", "scale_down_below"}),
-    limits={"headroom": HEADROOM}, limit_option="capacity", limit_meaning="the capacity",
+    params=(
+        Param("capacity", QUANTITY, "the load the system can take, in the unit of expr (5000, 5k)",
+              limit=CAPACITY_LIMIT),
+        Param("headroom", NUMBER, "fraction of the capacity kept free", 0.2, limit=HEADROOM),
+        Param("horizon", DURATION, "plan this far ahead", "30d"),
+        Param("model", MODEL, "the forecaster of the load", "prophet", read_by=_RULES_AND_SERVICE),
+        Param("unit_cost", NUMBER, "price of one unit of capacity per cost_period; adds current_cost, "
+                                   "recommended_cost, monthly_delta", limit=UNIT_COST),
+        Param("cost_period", DURATION, "the period unit_cost is for", "30d"),
+    ),
+    limit_option="capacity", limit_meaning="the load the system can take",
     fields_path=f"{_MAINTENANCE}.capacity:CAPACITY_FIELDS", order=_scale_up)
 #: an anomaly band's estimator is a model of the registry (``model`` names it)
 ANOMALY = PredictionKind(
     "anomaly", "anomaly_band", "anomalies", "promcast.models.registry:get_model", frozenset({"model"}),
-    limits={"sensitivity": SENSITIVITY})
+    params=(
+        Param("mode", CHOICE, "exported: promcast serves the band; promql: the rules compute it", "promql",
+              choices=("exported", "promql"), read_by=_RULES),
+        # the service's anomaly targets take payload.model as every model target does (settings' default)
+        Param("model", MODEL, "the model of the band", _default_forecaster, read_by=_RULES),
+        Param("sensitivity", NUMBER, "band width in robust standard deviations; lower flags more", 3,
+              limit=SENSITIVITY, read_by=_RULES_AND_SERVICE),
+        Param("severity", CHOICE, "the alert's severity label", "warning", choices=("critical", "info", "warning"),
+              read_by=_RULES),
+    ))
 
 #: every kind by its ``predict`` name
 KINDS: dict[str, PredictionKind] = {k.name: k for k in (DISK, MEMORY, CAPACITY, ANOMALY)}

@@ -19,19 +19,16 @@ import promql_parser
 import yaml
 
 from ..durations import parse_duration, parse_time
-from ..errors import BadQueryError, ConfigError, InputError, yaml_problem
+from ..errors import BadQueryError, ConfigError, InputError, UnknownNameError, yaml_problem
 from ..promql_bounds import check_promql
-from ..quantities import QUANTITY as _QUANTITY, UNITS as _UNITS
 from ..promql import parse as parse_promql_ast
 from ..promql import unwrap_parens
-from ..kinds.registry import ANOMALY, CAPACITY, DISK, MEMORY, RULE_KINDS
-from ..validation import Limit
+from ..kinds.params import DURATION, EXPRESSION, RULES
+from ..kinds.registry import ANOMALY, CAPACITY, DISK, MEMORY, RULE_KINDS, PredictionKind, rule_kind
 
 API_VERSION = "promcast/v1"
 KIND = "RuleSpec"
 KINDS = RULE_KINDS
-ANOMALY_MODES = ("exported", "promql")
-SEVERITIES = ("critical", "info", "warning")
 
 #: target names become part of metric names (``promcast:<name>:...``)
 _TARGET_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -155,36 +152,6 @@ def _for(value: Any, ctx: _Ctx) -> pd.Timedelta:
     return _duration(value, ctx, "for")
 
 
-def _limited(value: Any, ctx: _Ctx, limit: Limit) -> float:
-    """A number within one of the shared limits (:mod:`promcast.validation`)."""
-    return _number(value, ctx, limit.name, low=limit.low, high=limit.high, low_open=limit.low_open,
-                   high_open=limit.high_open)
-
-
-def _number(value: Any, ctx: _Ctx, field_name: str, *, low: float | None = None, high: float | None = None,
-            low_open: bool = False, high_open: bool = False, quantity: bool = False) -> float:
-    """A number (``quantity``: with an SI or binary unit such as 2GiB, 512Mi, 5k)."""
-    if isinstance(value, bool) or value is None or isinstance(value, (Mapping, list)):
-        raise ctx.error(f"field {field_name!r}: expected a number, got {_type(value) if value is not None else 'nothing'}")
-    if isinstance(value, (int, float)):
-        number = float(value)
-    else:
-        match = _QUANTITY.match(str(value))
-        unit = match.group(2).lower() if match else None
-        if not match or unit not in _UNITS or (unit and not quantity):
-            allowed = "a number" + (" with an optional unit (2GiB, 512MiB, 1.5G, 5k)" if quantity else "")
-            raise ctx.error(f"field {field_name!r}: bad value {value!r}; expected {allowed}")
-        number = float(match.group(1)) * _UNITS[unit]
-    bad = (number != number or number in (float("inf"), float("-inf"))
-           or (low is not None and (number <= low if low_open else number < low))
-           or (high is not None and (number >= high if high_open else number > high)))
-    if bad:
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
-        hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
-        raise ctx.error(f"field {field_name!r}: {value!r} is out of range; expected a number {' and '.join(x for x in (lo, hi) if x)}")
-    return number
-
-
 def _labels(value: Any, ctx: _Ctx, field_name: str, *, reserved: bool = True, kubernetes: bool = False
             ) -> dict[str, str]:
     data = _mapping(value, ctx, f"field {field_name!r}")
@@ -246,27 +213,47 @@ def _one_line(text: str) -> str:
 
 # ------------------------------------------------------------------------------------------ kinds
 _COMMON = ("name", "kind", "expr", "for", "labels", "annotations", "evaluation_interval", "history", "step")
-_KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    DISK.rule_kind: ("size_expr", "size", "warning_within", "critical_within", "readonly_expr", "max_window"),
-    MEMORY.rule_kind: ("limit", "limit_expr", "warning_within", "critical_within"),
-    ANOMALY.rule_kind: ("mode", "model", "sensitivity", "severity"),
-    CAPACITY.rule_kind: ("capacity", "headroom", "horizon", "model", "unit_cost", "cost_period"),
-}
+
+
+def _kind_fields(kind: str) -> tuple[str, ...]:
+    """The RuleSpec fields of ``kind``: its parameters the rules read (:mod:`promcast.kinds.registry`)."""
+    return tuple(p.name for p in rule_kind(kind).params_read_by(RULES))
+
+
+def _params(kind: PredictionKind, data: Mapping, ctx: _Ctx, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The kind's fields read through its declared parameters, defaults filled in; expressions are
+    checked as a rule's input (:func:`parse_promql`) and stay None when not given."""
+    out: dict[str, Any] = {}
+    for param in kind.params_read_by(RULES):
+        if param.name in skip:
+            continue
+        if param.type is EXPRESSION:
+            out[param.name] = parse_promql(data[param.name], ctx, param.name) if param.name in data else None
+            continue
+        try:  # a field given as null is refused, not defaulted
+            value = (param.read(data[param.name], "value") if param.name in data
+                     else param.read_or_default(None, "value"))
+        except (InputError, UnknownNameError) as exc:
+            raise ctx.error(f"field {param.name!r}: {exc}") from None
+        out[param.name] = pd.Timedelta(value) if param.type is DURATION and value is not None else value
+    return out
+
+
+def _exactly_one(data: Mapping, ctx: _Ctx, first: str, second: str, meanings: str) -> None:
+    if (first in data) == (second in data):
+        raise ctx.error(f"give exactly one of {meanings}")
+
+
+def _lead_times(params: Mapping, ctx: _Ctx) -> None:
+    if params["critical_within"] > params["warning_within"]:
+        raise ctx.error("field 'critical_within' must not be longer than 'warning_within'")
 
 
 def _disk(data: Mapping, ctx: _Ctx) -> dict:
-    if ("size_expr" in data) == ("size" in data):
-        raise ctx.error("give exactly one of 'size_expr' (PromQL for the filesystem size, e.g. "
-                        "node_filesystem_size_bytes{...}) or 'size' (a number in the unit of 'expr')")
-    params: dict[str, Any] = {
-        "size_expr": parse_promql(data["size_expr"], ctx, "size_expr") if "size_expr" in data else None,
-        "size": _number(data["size"], ctx, "size", low=0, low_open=True, quantity=True) if "size" in data else None,
-        "warning_within": _duration(data.get("warning_within", "7d"), ctx, "warning_within"),
-        "critical_within": _duration(data.get("critical_within", "1d"), ctx, "critical_within"),
-        "max_window": _duration(data.get("max_window", "15d"), ctx, "max_window"),
-    }
-    if params["critical_within"] > params["warning_within"]:
-        raise ctx.error("field 'critical_within' must not be longer than 'warning_within'")
+    _exactly_one(data, ctx, "size_expr", "size", "'size_expr' (PromQL for the filesystem size, e.g. "
+                 "node_filesystem_size_bytes{...}) or 'size' (a number in the unit of 'expr')")
+    params = _params(DISK, data, ctx, skip=("readonly_expr",))
+    _lead_times(params, ctx)
     if params["max_window"] < pd.Timedelta("1h"):
         raise ctx.error("field 'max_window' must be at least 1h")
     readonly = data.get("readonly_expr", None)
@@ -283,61 +270,21 @@ def _disk(data: Mapping, ctx: _Ctx) -> dict:
 
 
 def _memory(data: Mapping, ctx: _Ctx) -> dict:
-    if ("limit" in data) == ("limit_expr" in data):
-        raise ctx.error("give exactly one of 'limit' (bytes, e.g. 2GiB) or 'limit_expr' (PromQL with the same "
-                        "labels as 'expr', e.g. container_spec_memory_limit_bytes{...})")
-    params = {
-        "limit": _number(data["limit"], ctx, "limit", low=0, low_open=True, quantity=True) if "limit" in data else None,
-        "limit_expr": parse_promql(data["limit_expr"], ctx, "limit_expr") if "limit_expr" in data else None,
-        "warning_within": _duration(data.get("warning_within", "3d"), ctx, "warning_within"),
-        "critical_within": _duration(data.get("critical_within", "12h"), ctx, "critical_within"),
-    }
-    if params["critical_within"] > params["warning_within"]:
-        raise ctx.error("field 'critical_within' must not be longer than 'warning_within'")
+    _exactly_one(data, ctx, "limit", "limit_expr", "'limit' (bytes, e.g. 2GiB) or 'limit_expr' (PromQL with the "
+                 "same labels as 'expr', e.g. container_spec_memory_limit_bytes{...})")
+    params = _params(MEMORY, data, ctx)
+    _lead_times(params, ctx)
     return params
 
 
 def _anomaly(data: Mapping, ctx: _Ctx) -> dict:
-    mode = _string(data.get("mode", "promql"), ctx, "mode")
-    if mode not in ANOMALY_MODES:
-        raise ctx.error(f"field 'mode': unknown mode {mode!r}; allowed: {', '.join(ANOMALY_MODES)}")
-    severity = _string(data.get("severity", "warning"), ctx, "severity")
-    if severity not in SEVERITIES:
-        raise ctx.error(f"field 'severity': {severity!r} is not one of {', '.join(SEVERITIES)}")
-    return {
-        "mode": mode,
-        "model": _model(data.get("model", _default_forecaster()), ctx),
-        "sensitivity": _limited(data.get("sensitivity", 3), ctx, ANOMALY.limits["sensitivity"]),
-        "severity": severity,
-    }
+    return _params(ANOMALY, data, ctx)
 
 
 def _capacity(data: Mapping, ctx: _Ctx) -> dict:
     if "capacity" not in data:
         raise ctx.error("missing required field 'capacity' (the load the service can take, in the unit of 'expr')")
-    return {
-        "capacity": _number(data["capacity"], ctx, "capacity", low=0, low_open=True, quantity=True),
-        "headroom": _limited(data.get("headroom", 0.2), ctx, CAPACITY.limits["headroom"]),
-        "horizon": _duration(data.get("horizon", "30d"), ctx, "horizon"),
-        "model": _model(data.get("model", "prophet"), ctx),
-        "unit_cost": _number(data["unit_cost"], ctx, "unit_cost", low=0) if "unit_cost" in data else None,
-        "cost_period": _duration(data.get("cost_period", "30d"), ctx, "cost_period"),
-    }
-
-
-def _default_forecaster() -> str:
-    from ..models.registry import DEFAULT_FORECASTER
-
-    return DEFAULT_FORECASTER
-
-
-def _model(value: Any, ctx: _Ctx) -> str:
-    from ..models.registry import model_names
-
-    name = _string(value, ctx, "model")
-    if name not in model_names():
-        raise ctx.error(f"field 'model': unknown model {name!r}; known: {', '.join(model_names())}")
-    return name
+    return _params(CAPACITY, data, ctx)
 
 
 _KIND_PARSERS = {DISK.rule_kind: _disk, MEMORY.rule_kind: _memory, ANOMALY.rule_kind: _anomaly,
@@ -459,7 +406,7 @@ def _target(raw: Any, index: int, ctx: _Ctx, source: SpecSource, default_for, de
         hint = difflib.get_close_matches(str(kind), KINDS, n=1)
         did = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise tctx.error(f"unknown kind {kind!r}{did}; allowed kinds: {', '.join(KINDS)}")
-    _check_fields(data, _COMMON + _KIND_FIELDS[kind], tctx, required=("name", "expr"))
+    _check_fields(data, _COMMON + _kind_fields(kind), tctx, required=("name", "expr"))
     name = _string(data["name"], tctx, "name")
     if not _TARGET_NAME.match(name):
         raise tctx.error(f"field 'name': {name!r} must match [a-zA-Z_][a-zA-Z0-9_]* (it becomes part of "

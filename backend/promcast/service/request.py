@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..durations import format_duration, parse_duration, parse_time
 from ..errors import InputError
+from ..kinds.params import NUMBER, Param
 from ..promql_filters import matchers_from_filters
 from ..promql_selector import Matcher
 
@@ -169,6 +170,17 @@ class Payload:
         value = default if not _present(value) else value
         return pd.Timedelta(parse_duration(value, what=f"payload.{key}"))
 
+    def read(self, param: Param) -> Any:
+        """``payload[param.name]`` converted by a kind's declared parameter (:mod:`promcast.kinds.params`),
+        its default when absent; a number may come as a percentage (``20%``), as the builder's inputs do."""
+        value = self._value(param.name)
+        what = f"payload.{param.name}"
+        if not _present(value):
+            return param.read_or_default(None, what)
+        if param.type is NUMBER and isinstance(value, str) and value.strip().endswith("%"):
+            value = as_float(value.strip()[:-1], what) / 100.0
+        return param.read(value, what)
+
     def number(self, key: str, default: float, *, low: float, high: float, hint: str) -> float:
         value = self._value(key)
         if not _present(value):
@@ -201,7 +213,13 @@ def capped_duration(payload: Payload, key: str, default: str, cap: pd.Timedelta,
 
     Below ``minimum`` it is an error: too little to fit or forecast anything.
     """
-    value = payload.duration(key, default)
+    return cap_duration(payload, key, payload.duration(key, default), cap, notices, minimum)
+
+
+def cap_duration(payload: Payload, key: str, value: Any, cap: pd.Timedelta, notices: list[dict],
+                 minimum: pd.Timedelta | None = None) -> pd.Timedelta:
+    """:func:`capped_duration` of a duration already read from ``payload[key]``."""
+    value = pd.Timedelta(value)
     raw = payload.data.get(key)
     shown = raw if isinstance(raw, str) and raw.strip() else human_duration(value)
     if minimum is not None and value < minimum:

@@ -53,10 +53,12 @@ def test_range_vector_and_offset_are_refused():
 
 
 def test_bad_duration_and_number():
-    assert "field 'warning_within': bad warning_within 'soon'" in error([{**DISK, "warning_within": "soon"}])
+    assert "field 'warning_within': bad value 'soon': expected a Prometheus duration" in error(
+        [{**DISK, "warning_within": "soon"}])
     message = error([{"name": "m", "kind": "memory_leak", "expr": "x", "limit": "two gigs"}])
     assert "field 'limit': bad value 'two gigs'" in message and "2GiB" in message
-    assert "out of range" in error([{"name": "c", "kind": "capacity", "expr": "x", "capacity": 10, "headroom": 1.5}])
+    assert "field 'headroom': bad value 1.5: expected a fraction from 0 up to (not including) 1" in error(
+        [{"name": "c", "kind": "capacity", "expr": "x", "capacity": 10, "headroom": 1.5}])
 
 
 def test_exactly_one_size():
@@ -69,7 +71,7 @@ def test_names_and_structure():
     assert "is used twice" in error([DISK, DISK])
     assert "missing required field 'expr'" in error([{k: v for k, v in DISK.items() if k != "expr"}])
     assert "targets must be a non-empty list" in error([])
-    assert "unknown model 'prophett'" in error([{"name": "c", "kind": "capacity", "expr": "x", "capacity": 1,
+    assert "field 'model': bad value 'prophett': unknown model; known models: " in error([{"name": "c", "kind": "capacity", "expr": "x", "capacity": 1,
                                                 "model": "prophett"}])
     assert "label 'severity' is set by promcast" in error([{**DISK, "labels": {"severity": "page"}}])
 

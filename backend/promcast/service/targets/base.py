@@ -33,10 +33,6 @@ from ..timegrid import floor_time
 DEFAULT_HISTORY = "14d"
 #: the least history a fit accepts
 MIN_HISTORY = pd.Timedelta("1h")
-#: an anomaly band's sensitivity range (the anomaly kind's, as the RuleSpec checks it)
-SENSITIVITY_LIMIT = ANOMALY.limits["sensitivity"]
-#: largest sensitivity: beyond 8 standard deviations a score's threshold rounds to 1
-MAX_SENSITIVITY = SENSITIVITY_LIMIT.high
 
 
 @dataclass(frozen=True)
@@ -127,9 +123,9 @@ class QueryContext:
 
 
 def sensitivity(payload: Payload) -> tuple[float, float]:
-    """``(z, threshold)``: payload.sensitivity (robust standard deviations) and the score it maps to."""
-    z = payload.number("sensitivity", 3.0, low=SENSITIVITY_LIMIT.low, high=SENSITIVITY_LIMIT.high,
-                       hint=f"expected {SENSITIVITY_LIMIT.describe()}")
+    """``(z, threshold)``: payload.sensitivity (robust standard deviations, the anomaly kind's parameter)
+    and the score it maps to."""
+    z = payload.read(ANOMALY.param("sensitivity"))
     return z, float(tail_score([z])[0])
 
 

@@ -12,21 +12,20 @@ forecast), its ``upper projection`` (the band's upper edge, which the plan uses)
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import pandas as pd
 
-from ...errors import InputError, UnknownNameError
+from ...errors import InputError
 from ...kinds.registry import CAPACITY as CAPACITY_KIND
-from ...models import get_model_class, model_names
-from ..request import Payload, capped_duration
+from ...models import get_model_class
+from ..request import Payload, cap_duration
 from .base import LEGEND, PayloadField, QueryContext
-from .maintenance import HISTORY, MaintenanceTarget, Window, quantity
+from .maintenance import HISTORY, MaintenanceTarget, Window
 
 #: the model a plan forecasts with unless payload.model says otherwise
-DEFAULT_MODEL = "prophet"
-DEFAULT_HORIZON = "30d"
+DEFAULT_MODEL = CAPACITY_KIND.param("model").default
+DEFAULT_HORIZON = CAPACITY_KIND.param("horizon").default
 MAX_HORIZON = pd.Timedelta("365D")
 
 LOAD_EXPR = PayloadField("expr", "Load", "input", "sum(rate(http_requests_total[5m])) (PromQL)", 60)
@@ -46,25 +45,23 @@ class Capacity(MaintenanceTarget):
     usage_name = "load"
 
     def options(self, ctx: QueryContext, payload: Payload, notices: list[dict]) -> dict[str, Any]:
-        capacity = quantity(payload, "capacity", hint="expected the load the system can take, above 0, e.g. 5000")
+        param = CAPACITY_KIND.param
+        capacity = payload.read(param("capacity"))
         if capacity is None:
             raise InputError("payload.capacity is required: the load the system can take, e.g. 5000")
-        headroom = CAPACITY_KIND.check("headroom", payload.number("headroom", 0.2, low=-math.inf, high=math.inf,
-                                                                  hint=""), "payload.headroom")
-        horizon = capped_duration(payload, "horizon", DEFAULT_HORIZON, MAX_HORIZON, notices, pd.Timedelta("1h"))
-        model = payload.text("model", DEFAULT_MODEL)
-        if model not in model_names():
-            raise UnknownNameError(f"unknown model {model!r} in payload.model; known models: {', '.join(model_names())}")
+        headroom = payload.read(param("headroom"))
+        horizon = cap_duration(payload, "horizon", payload.read(param("horizon")), MAX_HORIZON, notices,
+                               pd.Timedelta("1h"))
+        model = payload.read(param("model"))
         if not get_model_class(model).is_forecaster:
             raise InputError(f"model {model!r} does not forecast: a capacity plan needs a forecaster such as "
                              "prophet or holt_winters")
         options = {"capacity": capacity, "headroom": headroom, "horizon": horizon, "model": model}
-        unit_cost = payload.number("unit_cost", None, low=0.0, high=math.inf,
-                                   hint="expected a price above 0 per unit of capacity, e.g. 12.5")
+        unit_cost = payload.read(param("unit_cost"))
         if unit_cost is not None:
             options["unit_cost"] = unit_cost
-            options["cost_period"] = capped_duration(payload, "cost_period", "30d", MAX_HORIZON, notices,
-                                                     pd.Timedelta("1h"))
+            options["cost_period"] = cap_duration(payload, "cost_period", payload.read(param("cost_period")),
+                                                  MAX_HORIZON, notices, pd.Timedelta("1h"))
         return options
 
     def histories(self, ctx: QueryContext, expr: str, window: Window, options: Mapping[str, Any]):

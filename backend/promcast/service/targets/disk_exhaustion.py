@@ -16,9 +16,9 @@ from .base import LEGEND, PayloadField
 from .maintenance import HISTORY, LimitedTarget
 
 AVAIL_EXPR = PayloadField("expr", "Available bytes", "input", "node_filesystem_avail_bytes (PromQL: free space)", 60)
-SIZE_EXPR = PayloadField("size_expr", "Size bytes", "input",
+SIZE_EXPR = PayloadField(DISK.param("size_expr").name, "Size bytes", "input",
                          "node_filesystem_size_bytes (PromQL, same labels as expr)", 60)
-SIZE = PayloadField("size", "Size", "input", "or one size for all, e.g. 500GiB", 16)
+SIZE = PayloadField(DISK.param("size").name, "Size", "input", "or one size for all, e.g. 500GiB", 16)
 
 
 class DiskExhaustion(LimitedTarget):
@@ -27,9 +27,7 @@ class DiskExhaustion(LimitedTarget):
     fields = (AVAIL_EXPR, SIZE_EXPR, SIZE, HISTORY, LEGEND)
     kind = DISK
     usage_name = "used"
-    number_key, expr_key = "size", "size_expr"
     limit_what, limit_example = "the filesystems' size", "node_filesystem_size_bytes"
-    limit_hint = "expected a size above 0, e.g. 500GiB"
 
     def with_limits(self, series, limit):
         used, capacities = used_from_available(series, limit)

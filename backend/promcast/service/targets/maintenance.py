@@ -26,9 +26,9 @@ from typing import Any, ClassVar, Mapping, Sequence
 import pandas as pd
 
 from ...errors import InputError
+from ...kinds.params import Param
 from ...kinds.registry import PredictionKind
 from ...kinds.report import Prediction, predictions
-from ...quantities import parse_quantity
 from ...sources.base import History
 from ..fitting import FIT_POINTS, MIN_FIT_STEP
 from ..frames import field_name, legends, series_frame, table_frame, thin
@@ -80,20 +80,9 @@ class Fitted:
     predictions: list[Prediction]
 
 
-def quantity(payload: Payload, key: str, *, hint: str) -> float | None:
-    """``payload[key]`` as a positive number with an optional unit (``2GiB``, ``5k``); None when absent."""
-    raw = payload.text(key)
-    if raw is None:
-        return None
-    value = parse_quantity(raw, what=f"payload.{key}")
-    if not value > 0:
-        raise InputError(f"bad payload.{key} {raw!r}: {hint}")
-    return value
-
-
-def other_expr(ctx: QueryContext, payload: Payload, key: str) -> str | None:
+def other_expr(ctx: QueryContext, payload: Payload, param: Param) -> str | None:
     """A second PromQL expression of the payload (size, limit) with the ad hoc filters added."""
-    expr = payload.text(key)
+    expr = payload.read(param)
     return None if expr is None else add_matchers(expr, ctx.request.matchers)
 
 
@@ -196,37 +185,36 @@ class MaintenanceTarget(Target):
 
 
 class LimitedTarget(MaintenanceTarget):
-    """A maintenance target whose limit is given once for all series (``number_key``, a quantity such as
-    ``500GiB``) or per series (``expr_key``, PromQL matched to ``expr``'s series by labels): exactly one.
+    """A maintenance target whose limit is given once for all series (the kind's ``limit_param``, a
+    quantity such as ``500GiB``) or per series (its ``limit_expr``, PromQL matched to ``expr``'s series
+    by labels): exactly one.
 
-    Subclasses name the keys, describe the limit for messages, and turn the series and the limit (a
-    number, or the fetched limit series) into predictor inputs in :meth:`with_limits`.
+    Subclasses describe the limit for messages and turn the series and the limit (a number, or the
+    fetched limit series) into predictor inputs in :meth:`with_limits`.
     """
 
-    number_key: ClassVar[str]
-    expr_key: ClassVar[str]
-    #: the limit in words, an example of it and what a bad number should have been, for messages
+    #: the limit in words and an example of it, for messages
     limit_what: ClassVar[str]
     limit_example: ClassVar[str]
-    limit_hint: ClassVar[str]
 
     def options(self, ctx: QueryContext, payload: Payload, notices: list[dict]) -> dict[str, Any]:
-        given = [k for k in (self.number_key, self.expr_key) if payload.text(k) is not None]
+        number, expr = self.kind.limit_param, self.kind.param(self.kind.limit_expr)
+        given = [p for p in (number, expr) if payload.text(p.name) is not None]
         if len(given) == 2:
-            raise InputError(f"give either payload.{self.number_key} or payload.{self.expr_key}, not both")
+            raise InputError(f"give either payload.{number.name} or payload.{expr.name}, not both")
         if not given:
-            raise InputError(f"payload.{self.number_key} or payload.{self.expr_key} is required: {self.limit_what}, "
+            raise InputError(f"payload.{number.name} or payload.{expr.name} is required: {self.limit_what}, "
                              f"e.g. {self.limit_example}")
-        return {self.number_key: quantity(payload, self.number_key, hint=self.limit_hint),
-                self.expr_key: other_expr(ctx, payload, self.expr_key)}
+        return {number.name: payload.read(number), expr.name: other_expr(ctx, payload, expr)}
 
     def histories(self, ctx: QueryContext, expr: str, window: Window,
                   options: Mapping[str, Any]) -> tuple[list[History], dict[str, Any]]:
         series = window.fetch(ctx, expr)
         if not series:
             return [], {}
-        number = options[self.number_key]
-        return self.with_limits(series, number if number is not None else window.fetch(ctx, options[self.expr_key]))
+        number = options[self.kind.limit_param.name]
+        return self.with_limits(series, number if number is not None
+                                else window.fetch(ctx, options[self.kind.limit_expr]))
 
     def with_limits(self, series: list[History], limit: float | list[History]) -> tuple[list[History], dict[str, Any]]:
         """``(series to predict on, predictor options)`` from the fetched series and the limit."""
@@ -283,4 +271,4 @@ def prediction_table(kind: PredictionKind, ordered: Sequence[Prediction], ref_id
 
 
 __all__ = ["DEFAULT_HISTORY", "HISTORY", "Fitted", "LimitedTarget", "MaintenanceTarget", "Window",
-           "cell", "label_columns", "other_expr", "prediction_table", "quantity"]
+           "cell", "label_columns", "other_expr", "prediction_table"]

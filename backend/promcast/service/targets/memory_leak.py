@@ -18,8 +18,8 @@ from .base import LEGEND, PayloadField
 from .maintenance import HISTORY, LimitedTarget
 
 MEMORY_EXPR = PayloadField("expr", "Bytes in use", "input", "process_resident_memory_bytes (PromQL)", 60)
-LIMIT = PayloadField("limit", "Limit", "input", "2GiB (bytes at which the process is killed)", 16)
-LIMIT_EXPR = PayloadField("limit_expr", "Limit expr", "input", "or PromQL giving each series' limit", 40)
+LIMIT = PayloadField(MEMORY.param("limit").name, "Limit", "input", "2GiB (bytes at which the process is killed)", 16)
+LIMIT_EXPR = PayloadField(MEMORY.param("limit_expr").name, "Limit expr", "input", "or PromQL giving each series' limit", 40)
 
 
 class MemoryLeak(LimitedTarget):
@@ -29,9 +29,7 @@ class MemoryLeak(LimitedTarget):
     kind = MEMORY
     min_history = pd.Timedelta("12h")
     usage_name = "used"
-    number_key, expr_key = "limit", "limit_expr"
     limit_what, limit_example = "the memory limit in bytes", "2GiB"
-    limit_hint = "expected a number of bytes above 0, e.g. 2GiB"
 
     def with_limits(self, series, limit):
         if isinstance(limit, list):
