@@ -54,6 +54,72 @@ def test_rate_and_increase_follow_counters_through_resets():
     assert got[key(job="b", code="200")] == pytest.approx([480.0 / 540.0 * 600.0])
 
 
+def test_samples_before_the_history_start_are_no_samples_and_rate_extrapolates_like_prometheus():
+    # no data before minute 100 (NaN, as the demo answers before now - history); 1/s from there
+    late = {key(__name__="req", job="c"): lambda m: np.nan if m < 100 else 60.0 * m}
+    got = run("rate(req[5m])", late, minutes=(103, 110))[key(job="c")]
+    # step 103: samples 100..103 (180 s); the window starts 120 s before the first, more than 1.1 intervals,
+    # so it extrapolates half an interval (30 s) at the start: 180 * 210/180 / 300
+    assert got == pytest.approx([0.7, 1.0])
+    assert run("increase(req[5m])", late, minutes=(103,))[key(job="c")] == pytest.approx([210.0])
+    # a NaN then a value is not a counter reset (which would add the whole 6000): 480 over the 9 samples,
+    # plus half an interval at the start
+    assert run("increase(req[10m])", late, minutes=(108,))[key(job="c")] == pytest.approx([510.0])
+    # a counter that starts at 0 is not extrapolated below its zero point
+    zero = {key(__name__="req", job="z"): lambda m: np.nan if m < 100 else 60.0 * (m - 100)}
+    assert run("rate(req[5m])", zero, minutes=(103,))[key(job="z")] == pytest.approx([180.0 / 300])
+    # one valid sample in the window: no value
+    assert np.isnan(run("rate(req[5m])", late, minutes=(100,))[key(job="c")][0])
+
+
+def test_rate_extrapolates_towards_the_window_edges_by_at_most_1_1_intervals():
+    # the step falls 30 s after a sample: 5 samples 240 s apart at the ends... (t-300, t] holds 5 minutes
+    times = np.array([103 * MINUTE_NS + 30 * 10**9])
+    table = {key(__name__="req"): lambda m: 120.0 * m}  # 2/s
+    (labels, values), = Evaluator("increase(req[5m])", times, sampler(table)).vector(parse("increase(req[5m])"))
+    # samples 99..103: 480 over 240 s; 30 s to either edge (< 66 s): extrapolated to 300 s
+    assert values == pytest.approx([600.0])
+
+
+def test_the_range_window_is_bounded_by_the_demo_history_and_refused_fast():
+    import time
+    src = DemoSource(now=NOW)
+    began = time.monotonic()
+    with pytest.raises(BadQueryError, match=r"longer than the demo's history \(35d\); use at most \[35d\]"):
+        src.query_range("rate(http_server_request_duration_seconds_count[20y])", NOW - pd.Timedelta("1d"), NOW,
+                        pd.Timedelta("1h"))
+    with pytest.raises(BadQueryError, match="longer than the demo's history"):
+        src.query_range('sum(rate({__name__=~".+"}[36d]))', NOW - pd.Timedelta("1d"), NOW, pd.Timedelta("1h"))
+    assert time.monotonic() - began < 2
+    # the longest window allowed samples only the history, not the minutes before it
+    (h,) = src.query_range("sum(increase(http_server_request_duration_seconds_count[35d]))", NOW - pd.Timedelta("1h"),
+                           NOW, pd.Timedelta("1h"))
+    assert (h.values > 0).all()
+
+
+def test_the_demo_sampler_does_not_generate_minutes_outside_its_history():
+    src = DemoSource(now=NOW, history="1h")
+    from promcast.promql_selector import parse_selector
+    now_min = NOW.value // MINUTE_NS
+    minutes = np.arange(now_min - 10**7, now_min + 10, dtype=np.int64)  # 19 years of minutes asked
+    (labels, values), = src._sample(parse_selector('process_resident_memory_bytes{job="api"}'), minutes)
+    assert np.isfinite(values).sum() == 61 and np.isnan(values[:-71]).all()
+
+
+@pytest.mark.parametrize("window", ["1m", "90s", "119s"])
+def test_a_window_too_short_for_two_demo_samples_is_refused_as_the_message_says(window):
+    with pytest.raises(BadQueryError, match=r"use at least \[2m\]"):
+        run(f"rate(req[{window}])", COUNTERS)
+    assert run("rate(req[2m])", COUNTERS)[key(job="a", code="200")] == pytest.approx([2.0, 2.0])
+
+
+def test_a_refusal_does_not_repeat_a_huge_expression():
+    expr = 'abs(g{a!="' + "x" * 32000 + '"})'
+    with pytest.raises(BadQueryError) as err:
+        run(expr, {key(__name__="g"): lambda m: 1.0})
+    assert len(str(err.value)) < 600 and "characters)" in str(err.value)
+
+
 def test_aggregations_by_and_without():
     got = run("sum by (job) (rate(req[5m]))", COUNTERS)
     assert got[key(job="a")] == pytest.approx([2.5, 2.5]) and got[key(job="b")] == pytest.approx([1.0, 1.0])
@@ -132,14 +198,26 @@ def test_the_demo_answers_the_red_queries_of_the_presets():
     p95 = src.query_range("histogram_quantile(0.95, sum by (service_name, le) "
                           "(rate(http_server_request_duration_seconds_bucket[5m])))", start, NOW, step)
     medians = {s: median for s, _peak, median, _errors in BEYLA_SERVICES}
+    assert [h.labels for h in p95] == [{"service_name": s} for s, *_ in sorted(BEYLA_SERVICES)]
     for h in p95:  # a log-normal's p95 is well above its median and far below the slowest bucket
         assert (h.values > medians[h.labels["service_name"]]).all() and (h.values < 5).all()
     errors = src.query_range(
         'sum by (service_name) (rate(http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[5m]))'
         " / sum by (service_name) (rate(http_server_request_duration_seconds_count[5m]))", start, NOW, step)
     shares = {s: e for s, _peak, _median, e in BEYLA_SERVICES}
+    assert [h.labels for h in errors] == [{"service_name": s} for s, *_ in sorted(BEYLA_SERVICES)]
     for h in errors:
         assert (h.values > 0).all() and h.values.mean() == pytest.approx(shares[h.labels["service_name"]], rel=0.6)
+
+
+@pytest.mark.parametrize("history, back", [("35d", "35d"), ("35d", "34d"), ("2d", "2d")])
+def test_a_rate_whose_first_window_reaches_past_the_history_start_still_answers(history, back):
+    src = DemoSource(now=NOW, history=history)
+    got = src.query_range("sum by (service_name) (rate(http_server_request_duration_seconds_count[5m]))",
+                          NOW - pd.Timedelta(back), NOW, pd.Timedelta("1h"))
+    assert [h.labels for h in got] == [{"service_name": s} for s, *_ in sorted(BEYLA_SERVICES)]
+    # every step but one at the very history start (one sample in its window) has a value
+    assert all(len(h.values) >= pd.Timedelta(back) // pd.Timedelta("1h") for h in got)
 
 
 def test_a_range_query_of_an_expression_agrees_with_the_selector_it_reads():

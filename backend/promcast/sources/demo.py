@@ -666,7 +666,7 @@ class DemoSource(Source):
 
     def _evaluate(self, expr: str, node, grid: np.ndarray) -> list[History]:
         """An expression beyond a plain selector, through :mod:`.demo_eval` (rate, sum by, ratios, ...)."""
-        found = Evaluator(expr, grid, self._sample).vector(node)
+        found = Evaluator(expr, grid, self._sample, self.history.total_seconds()).vector(node)
         index = pd.DatetimeIndex(pd.to_datetime(grid, unit="ns", utc=True), name="timestamp")
         out = []
         for labels, values in found:
@@ -677,12 +677,17 @@ class DemoSource(Source):
 
     def _sample(self, selector: Selector, minutes: np.ndarray) -> list[tuple[dict, np.ndarray]]:
         """The samples of every series ``selector`` matches at ``minutes`` (since the epoch); NaN outside
-        the data (before ``now - history`` or after ``now``)."""
-        clock = _Clock(minutes, self.anchor.value / 1e9)
+        the data (before ``now - history`` or after ``now``), which is not generated."""
         t_ns = minutes * MINUTE_NS
-        outside = (t_ns < (self.now - self.history).value) | (t_ns > self.now.value)
-        return [(dict(labels), np.where(outside, np.nan, gen(clock, seed).astype(np.float64)))
-                for labels, gen, seed in self._series if selector.matches(labels)]
+        inside = (t_ns >= (self.now - self.history).value) & (t_ns <= self.now.value)
+        clock = _Clock(minutes[inside], self.anchor.value / 1e9)
+        out = []
+        for labels, gen, seed in self._series:
+            if selector.matches(labels):
+                values = np.full(minutes.shape, np.nan)
+                values[inside] = gen(clock, seed).astype(np.float64)
+                out.append((dict(labels), values))
+        return out
 
     def _matching(self, match: str | None) -> list[Mapping[str, str]]:
         selector: Selector | None = None if match is None else parse_selector(match)

@@ -46,19 +46,27 @@ _COMPARISON = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": oper
                "<=": operator.le}
 
 
+def short(expr: str, limit: int = 200) -> str:
+    """``expr`` on one line, cut to ``limit`` characters for an error message."""
+    flat = " ".join(expr.split())
+    return flat if len(flat) <= limit else flat[:limit] + f"... ({len(flat)} characters)"
+
+
 def refuse(expr: str, what: str) -> BadQueryError:
     return BadQueryError(
-        f"{' '.join(expr.split())!r} uses {what}: the demo source evaluates {SUPPORTED} only; "
+        f"{short(expr)!r} uses {what}: the demo source evaluates {SUPPORTED} only; "
         "a real Prometheus is needed for that expression (--prometheus-url)")
 
 
 class Evaluator:
     """Evaluates one expression at the steps ``times_ns`` (int64 nanoseconds since the epoch)."""
 
-    def __init__(self, expr: str, times_ns: np.ndarray, sample: Sampler) -> None:
+    def __init__(self, expr: str, times_ns: np.ndarray, sample: Sampler,
+                 max_range_s: float | None = None) -> None:
         self.expr = expr
         self.times_ns = np.asarray(times_ns, dtype=np.int64)
         self.sample = sample
+        self.max_range_s = max_range_s  # the longest range window answered (the data's history)
 
     def vector(self, node) -> list[Series]:
         """An instant vector; a number is refused (a query_range answers series)."""
@@ -114,9 +122,13 @@ class Evaluator:
 
     def _rate(self, matrix, *, per_second: bool) -> list[Series]:
         window_s = matrix.range.total_seconds()
-        if window_s < MINUTE_S:
-            raise BadQueryError(f"{self.expr!r}: a range of {window_s:g}s holds fewer than two demo samples "
-                                "(one a minute); use at least [2m]")
+        if window_s < 2 * MINUTE_S:
+            raise BadQueryError(f"{short(self.expr)!r}: a range of {_duration(window_s)} does not always hold two demo "
+                                "samples (one a minute); use at least [2m]")
+        if self.max_range_s is not None and window_s > self.max_range_s:
+            raise BadQueryError(f"{short(self.expr)!r}: a range of {_duration(window_s)} is longer than the "
+                                f"demo's history ({_duration(self.max_range_s)}); use at most "
+                                f"[{_duration(self.max_range_s)}]")
         minute_ns = MINUTE_S * 1_000_000_000
         last = np.floor_divide(self.times_ns, minute_ns)  # the newest sample in each window
         first = np.floor_divide(self.times_ns - int(window_s * 1e9), minute_ns) + 1  # the oldest, (t-range, t]
@@ -124,17 +136,10 @@ class Evaluator:
             return []
         lo = int(first.min())
         minutes = np.arange(lo, int(last.max()) + 1, dtype=np.int64)
-        out = []
-        for labels, values in self.sample(self._selector(matrix.vector_selector), minutes):
-            delta = np.diff(values)
-            increments = np.where(delta >= 0, delta, values[1:])  # a drop is a counter reset
-            total = np.concatenate([[0.0], np.cumsum(increments)])
-            i0, i1 = first - lo, last - lo
-            span = (i1 - i0) * float(MINUTE_S)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rate = np.where(span > 0, (total[i1] - total[i0]) / span, np.nan)
-            out.append((_drop_name(labels), rate if per_second else rate * window_s))
-        return out
+        t_s = self.times_ns / 1e9
+        return [(_drop_name(labels), extrapolated_rate(values, minutes, first - lo, last - lo, t_s, window_s,
+                                                       per_second=per_second))
+                for labels, values in self.sample(self._selector(matrix.vector_selector), minutes)]
 
     # ------------------------------------------------------------------ aggregation
     def _aggregate(self, node) -> list[Series]:
@@ -237,6 +242,65 @@ class Evaluator:
                         base.pop(name, None)
             out.append((base, result))
         return out
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` in PromQL's units: 35d, 90m, 5m30s."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def extrapolated_rate(values: np.ndarray, minutes: np.ndarray, i0: np.ndarray, i1: np.ndarray,
+                      t_s: np.ndarray, window_s: float, *, per_second: bool) -> np.ndarray:
+    """Prometheus's ``rate``/``increase`` (``extrapolatedRate`` in promql/functions.go) at every step.
+
+    ``values`` are a counter's samples at ``minutes``; the window of step ``k`` holds the samples
+    ``i0[k]..i1[k]`` and ends at ``t_s[k]`` (seconds). Only samples with a value count (NaN is no
+    sample): the increase runs from the first to the last valid sample of the window, a drop is a
+    counter reset, and it is extrapolated towards the window's edges by at most 1.1 average sample
+    intervals (else half an interval) and not past the counter's zero point. Fewer than two samples
+    give NaN.
+    """
+    m = len(values)
+    out = np.full(len(t_s), np.nan)
+    if m < 2 or not len(t_s):
+        return out
+    valid = ~np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        delta = np.diff(values)
+        increments = np.where(delta >= 0, delta, values[1:])  # a drop is a counter reset
+    increments = np.where(valid[:-1] & valid[1:], increments, 0.0)
+    total = np.concatenate([[0.0], np.cumsum(increments)])
+    index = np.arange(m)
+    following = np.minimum.accumulate(np.where(valid, index, m)[::-1])[::-1]  # first valid at or after
+    preceding = np.maximum.accumulate(np.where(valid, index, -1))  # last valid at or before
+    f = following[np.clip(i0, 0, m - 1)]
+    l = preceding[np.clip(i1, 0, m - 1)]
+    ok = (f < l) & (l >= 0) & (f < m)
+    f, l = np.where(ok, f, 0), np.where(ok, l, 0)
+    counted = np.cumsum(valid)
+    samples = counted[l] - counted[f] + 1
+    first_t = minutes[f] * float(MINUTE_S)
+    last_t = minutes[l] * float(MINUTE_S)
+    with np.errstate(all="ignore"):
+        result = total[l] - total[f]
+        sampled = last_t - first_t
+        average = sampled / (samples - 1)
+        to_start = first_t - (t_s - window_s)  # seconds from the window's start to the first sample
+        to_end = t_s - last_t
+        first_value = values[f]
+        to_zero = np.where((result > 0) & (first_value >= 0), sampled * (first_value / result), np.inf)
+        to_start = np.minimum(to_start, to_zero)
+        threshold = average * 1.1
+        to_start = np.where(to_start >= threshold, average / 2, to_start)
+        to_end = np.where(to_end >= threshold, average / 2, to_end)
+        factor = (sampled + to_start + to_end) / sampled
+        if per_second:
+            factor = factor / window_s
+        out = np.where(ok, result * factor, np.nan)
+    return out
 
 
 def _sum(rows: np.ndarray) -> np.ndarray:
