@@ -24,7 +24,7 @@ DEMO_LINES = [
     "container_memory: found 13 series",
     "container_restarts: found 13 series",
     "http_red: found 6 series (3 services by service_name, Grafana Beyla / OpenTelemetry HTTP semantic conventions)",
-    "go_heap: found 2 series",
+    "go_heap: found 2 series (1 Go processes without GOMEMLIMIT left out)",
     "jvm_heap: found 2 series",
     "process_memory: skipped: 3 processes but none with namespace and pod labels, so no memory limit is known "
     "(write a memory_leak target with limit: for them)",
@@ -53,6 +53,12 @@ def test_init_on_the_demo_prints_one_line_per_preset_and_writes_spec_and_dashboa
     kinds = {t.name: t.kind for t in spec.targets}
     assert kinds["pvc_volumes"] == "disk_exhaustion" and kinds["container_memory"] == "memory_leak"
     assert kinds["http_capacity_frontend"] == "capacity" and kinds["http_latency_p95"] == "anomaly_band"
+    # a Go process without GOMEMLIMIT exports math.MaxInt64: left out, in discovery and in the rules
+    go = next(t for t in spec.targets if t.name == "go_heap")
+    assert go.param("limit_expr") == "go_gc_gomemlimit_bytes < 9e18"
+    limits = DemoSource(now=NOW).query_range(go.param("limit_expr"), pd.Timestamp(NOW) - pd.Timedelta("1h"),
+                                             pd.Timestamp(NOW), pd.Timedelta("5m"))
+    assert sorted(h.labels["job"] for h in limits) == ["shop/checkout", "shop/checkout"]
     fs = next(t for t in spec.targets if t.name == "filesystems")
     assert 'fstype!~"tmpfs|' in fs.expr and fs.param("readonly_explicit") is False  # the demo has readonly series
     memory = next(t for t in spec.targets if t.name == "container_memory")
