@@ -32,7 +32,16 @@ DEMO_LINES = [
 
 
 @pytest.fixture
-def demo_now(monkeypatch):
+def clean_env(monkeypatch):
+    """No PROMCAST_* setting (a Prometheus URL, a config file) from the environment the tests run in."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("PROMCAST_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def demo_now(monkeypatch, clean_env):
     monkeypatch.setenv("PROMCAST_DEMO_NOW", NOW)
 
 
@@ -100,7 +109,18 @@ def test_nothing_found_is_an_error_and_writes_nothing(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_clear_errors_at_the_command_line(tmp_path, demo_now, capsys):
+@pytest.fixture(params=["bare", "polluted"])
+def outside(request, monkeypatch, tmp_path):
+    """The environment the tests run in: bare, or with a Prometheus URL and a config file that names one
+    (which the tests must not depend on; ``clean_env``, requested after this, takes them away)."""
+    if request.param == "polluted":
+        config = tmp_path / "promcast.yaml"
+        config.write_text("prometheus:\n  url: http://127.0.0.1:2\n")
+        monkeypatch.setenv("PROMCAST_CONFIG", str(config))
+        monkeypatch.setenv("PROMCAST_PROMETHEUS_URL", "http://127.0.0.1:1")
+
+
+def test_clear_errors_at_the_command_line(outside, tmp_path, demo_now, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     assert cli.main(["init", "--source", "demo", "--output", str(blocker / "sub")]) == 1
@@ -109,6 +129,25 @@ def test_clear_errors_at_the_command_line(tmp_path, demo_now, capsys):
     assert "give either --prometheus-url or --source demo" in capsys.readouterr().err
     assert cli.main(["init", "--output", str(tmp_path / "o")]) == 1
     assert "no history source" in capsys.readouterr().err
+
+
+def test_credentials_in_the_prometheus_url_are_not_written_to_the_spec(tmp_path, clean_env, monkeypatch, capsys):
+    import promcast.presets as presets
+    from promcast.presets import InitResult
+
+    seen = {}
+
+    def fake_run_init(source, output, *, spec_source, namespace=None):
+        seen.update(spec_source)
+        return InitResult((), ())
+
+    monkeypatch.setattr(presets, "run_init", fake_run_init)
+    url = "https://alice:s3cret@prom.example:9090/prefix"
+    assert cli.main(["init", "--prometheus-url", url, "--output", str(tmp_path / "o")]) == 0
+    assert seen == {"prometheus_url": "https://prom.example:9090/prefix"}
+    assert "s3cret" not in capsys.readouterr().err
+    assert cli.main(["init", "--prometheus-url", "http://prom:9090", "--output", str(tmp_path / "o")]) == 0
+    assert seen == {"prometheus_url": "http://prom:9090"}
 
 
 def test_prometheus_down_is_a_clear_error(tmp_path, capsys):
