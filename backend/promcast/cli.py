@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", choices=["demo"], help="use the embedded demo metrics instead of Prometheus")
     p.add_argument("--output", required=True, metavar="DIR", help="directory for promcast-rules.yaml and dashboards/")
     p.add_argument("--namespace", metavar="NS", help="only this Kubernetes namespace for the Kubernetes presets")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite a promcast-rules.yaml or dashboard there that differs (e.g. edited since)")
 
     p = command("generate-rules", "turn a RuleSpec into Prometheus rules", _cmd_generate_rules)
     p.add_argument("--spec", required=True, metavar="SPEC.yaml", help="RuleSpec file")
@@ -620,7 +622,7 @@ def _cmd_init(args) -> int:
                         "generate-rules as %s and %s", env_name("prometheus.username"), env_name("prometheus.password"))
         spec_source = {"prometheus_url": url}
     try:
-        result = run_init(source, args.output, spec_source=spec_source, namespace=args.namespace)
+        result = run_init(source, args.output, spec_source=spec_source, namespace=args.namespace, force=args.force)
     finally:
         source.close()
     print("\n".join(result.lines()))

@@ -137,7 +137,7 @@ def test_credentials_in_the_prometheus_url_are_not_written_to_the_spec(tmp_path,
 
     seen = {}
 
-    def fake_run_init(source, output, *, spec_source, namespace=None):
+    def fake_run_init(source, output, *, spec_source, namespace=None, force=False):
         seen.update(spec_source)
         return InitResult((), ())
 
@@ -148,6 +148,25 @@ def test_credentials_in_the_prometheus_url_are_not_written_to_the_spec(tmp_path,
     assert "s3cret" not in capsys.readouterr().err
     assert cli.main(["init", "--prometheus-url", "http://prom:9090", "--output", str(tmp_path / "o")]) == 0
     assert seen == {"prometheus_url": "http://prom:9090"}
+
+
+def test_rerunning_init_does_not_overwrite_an_edited_spec_without_force(tmp_path, demo_now, capsys):
+    out = tmp_path / "x"
+    assert cli.main(["init", "--source", "demo", "--output", str(out)]) == 0
+    assert cli.main(["init", "--source", "demo", "--output", str(out)]) == 0  # the same files: nothing lost
+    spec = out / "promcast-rules.yaml"
+    edited = spec.read_text().replace("for: 10m", "for: 30m")
+    spec.write_text(edited)
+    dashboard = out / "dashboards" / "promcast-forecasts.json"
+    dashboard.unlink()
+    capsys.readouterr()
+    assert cli.main(["init", "--source", "demo", "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert (f"promcast init: error: {spec} exists and was changed since promcast init wrote it "
+            "(or written by another run); move them away or pass --force to overwrite") in err
+    assert spec.read_text() == edited and not dashboard.exists()  # nothing written
+    assert cli.main(["init", "--source", "demo", "--output", str(out), "--force"]) == 0
+    assert "for: 10m" in spec.read_text() and dashboard.exists()
 
 
 def test_prometheus_down_is_a_clear_error(tmp_path, capsys):
