@@ -147,8 +147,48 @@ def test_ratios_with_vector_matching():
 
 
 def test_many_to_many_without_group_left_is_refused():
-    with pytest.raises(BadQueryError, match="several series on the left side"):
+    with pytest.raises(BadQueryError, match=r"multiple matches for labels: many-to-one matching must be explicit"):
         run("rate(req[5m]) / on(job) sum by (job) (rate(req[5m]))", COUNTERS)
+    with pytest.raises(BadQueryError, match="many-to-many matching not allowed: matching labels must be unique on "
+                                            "one side; the right side has several series for {'job': 'a'}"):
+        run("sum by (job) (rate(req[5m])) / on(job) group_left rate(req[5m])", COUNTERS)
+
+
+def test_duplicates_are_found_per_step_not_over_the_whole_range():
+    # two series with the same matching labels that never have a value at the same step (a pod replaced)
+    table = {key(__name__="mem", job="a", pod="old"): lambda m: 1.0 if m < 105 else np.nan,
+             key(__name__="mem", job="a", pod="new"): lambda m: 2.0 if m >= 105 else np.nan,
+             key(__name__="limit", job="a"): lambda m: 10.0}
+    got = run("mem / on(job) limit", table)  # one-to-one: the left side has one series per step
+    assert got == {key(job="a"): pytest.approx([0.1, 0.2])}
+    got = run("limit / on(job) mem", table)  # the right side likewise
+    assert got == {key(job="a"): pytest.approx([10.0, 5.0])}
+    got = run("limit * on(job) group_left(pod) (0 * mem + 1)", table)
+    assert got == {key(job="a", pod="old"): pytest.approx([10.0, np.nan], nan_ok=True),
+                   key(job="a", pod="new"): pytest.approx([np.nan, 10.0], nan_ok=True)}
+    # at the same step they clash, and the error names it
+    both = {**table, key(__name__="mem", job="a", pod="new"): lambda m: 2.0}
+    with pytest.raises(BadQueryError, match=r"multiple matches for labels.*at 1970-01-01T01:40:00Z"):
+        run("mem / on(job) limit", both)
+
+
+def test_comparison_results_keep_the_left_hand_value_and_prometheus_labels():
+    table = {key(__name__="used", job="a", pod="p1"): lambda m: 5.0,
+             key(__name__="used", job="a", pod="p2"): lambda m: 50.0,
+             key(__name__="cap", job="a"): lambda m: 20.0}
+    def kept(expr):
+        return {k: v for k, v in run(expr, table).items() if not np.isnan(v).all()}
+
+    # group_right: the right side is the many side, but a filter keeps the left-hand value (20), not 5 or 50
+    assert kept("cap > on(job) group_right used") == {key(__name__="used", job="a", pod="p1"): pytest.approx([20.0] * 2)}
+    assert kept("cap < on(job) group_right used") == {key(__name__="used", job="a", pod="p2"): pytest.approx([20.0] * 2)}
+    # one-to-one with on(): only the on() labels, the metric name too goes (a filter as well as arithmetic)
+    assert run('used{pod="p2"} > on(job) cap', table) == {key(job="a"): pytest.approx([50.0, 50.0])}
+    assert run('used{pod="p2"} - on(job) cap', table) == {key(job="a"): pytest.approx([30.0, 30.0])}
+    # ignoring(): the rest stays; a filter keeps the metric name, arithmetic drops it
+    # (p1 is filtered out at every step, so p1 and p2 never clash on the signature {job="a"})
+    assert kept("used > ignoring(pod) cap") == {key(__name__="used", job="a"): pytest.approx([50.0, 50.0])}
+    assert kept('used{pod="p2"} - ignoring(pod) cap') == {key(job="a"): pytest.approx([30.0, 30.0])}
 
 
 def test_comparisons_filter_or_return_bool_and_numbers_combine():
@@ -172,6 +212,25 @@ def test_histogram_quantile_interpolates_like_prometheus():
     assert histogram_quantile(0.99, vector)[0][1][0] == pytest.approx(0.5)  # in +Inf: the highest finite bound
     empty = [({"le": "0.1"}, np.array([0.0])), ({"le": "+Inf"}, np.array([0.0]))]
     assert np.isnan(histogram_quantile(0.5, empty)[0][1][0])
+
+
+def test_histogram_quantile_edge_cases_follow_prometheus():
+    buckets = [({"le": "0.1"}, 50.0), ({"le": "0.5"}, 90.0), ({"le": "+Inf"}, 100.0)]
+    vector = [({"job": "a", **labels}, np.array([count, np.nan])) for labels, count in buckets]
+    # phi out of [0, 1] is -Inf / +Inf, a NaN phi is NaN, whatever the buckets; no bucket sample: no value
+    assert list(histogram_quantile(-0.5, vector)[0][1][:1]) == [-np.inf]
+    assert list(histogram_quantile(1.5, vector)[0][1][:1]) == [np.inf]
+    assert np.isnan(histogram_quantile(float("nan"), vector)[0][1]).all()
+    assert np.isnan(histogram_quantile(1.5, vector)[0][1][1])
+    no_inf = [({"le": "0.1"}, np.array([1.0]))]
+    assert list(histogram_quantile(2.0, no_inf)[0][1]) == [np.inf] and np.isnan(histogram_quantile(0.5, no_inf)[0][1][0])
+    # le="1" and le="1.0" are one bucket: their counts add up
+    split = [({"le": "1"}, np.array([30.0])), ({"le": "1.0"}, np.array([20.0])), ({"le": "2"}, np.array([100.0])),
+             ({"le": "+Inf"}, np.array([100.0]))]
+    assert histogram_quantile(0.5, split)[0][1][0] == pytest.approx(1.0)
+    assert histogram_quantile(0.75, split)[0][1][0] == pytest.approx(1.5)
+    # phi 0 with an empty first bucket: 0/0 in Prometheus's interpolation, NaN
+    assert np.isnan(histogram_quantile(0.0, [({"le": "1"}, np.array([0.0])), ({"le": "+Inf"}, np.array([3.0]))])[0][1][0])
 
 
 @pytest.mark.parametrize("expr, words", [

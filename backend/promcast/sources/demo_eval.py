@@ -192,6 +192,9 @@ class Evaluator:
         return self._vectors(lhs, rhs, modifier, apply, keep_name=comparison and not is_bool)
 
     def _vectors(self, lhs, rhs, modifier, apply, *, keep_name: bool) -> list[Series]:
+        """Two vectors matched as Prometheus's ``VectorBinop`` does, at every step: the "one" side may hold
+        one series per signature at a step, one-to-one results one per signature, and grouped results one
+        per label set; the value kept by a filtering comparison is the left-hand operand's."""
         card = str(modifier.card).rsplit(".", 1)[-1] if modifier is not None else "OneToOne"
         matching = modifier.matching if modifier is not None else None
         on = matching is not None and str(matching.type).endswith("Include")
@@ -203,45 +206,65 @@ class Evaluator:
                 return tuple(sorted((k, v) for k, v in labels.items() if k in names))
             return tuple(sorted((k, v) for k, v in labels.items() if k not in names and k != "__name__"))
 
-        if card == "OneToMany":  # group_right: the right side is the "many" side
-            many, one, swap = rhs, lhs, True
-        else:
-            many, one, swap = lhs, rhs, False
-        ones: dict[tuple, Series] = {}
+        def result_labels(many_labels, one_labels):
+            base = dict(many_labels) if keep_name else _drop_name(many_labels)
+            if card == "OneToOne":
+                if on:
+                    return {k: v for k, v in base.items() if k in names}
+                return {k: v for k, v in base.items() if k not in names}
+            for name in extra:
+                if name in one_labels:
+                    base[name] = one_labels[name]
+                else:
+                    base.pop(name, None)
+            return base
+
+        swap = card == "OneToMany"  # group_right: the right side is the "many" side
+        many, one = (rhs, lhs) if swap else (lhs, rhs)
+        ones: dict[tuple, list[Series]] = {}
         for labels, values in one:
-            sig = signature(labels)
-            if sig in ones:
-                raise BadQueryError(f"{self.expr!r}: several series on the "
-                                    f"{'left' if swap else 'right'} side match {dict(sig)}; "
-                                    "use on()/ignoring() with group_left/group_right")
-            ones[sig] = (labels, values)
-        out, seen = [], set()
+            ones.setdefault(signature(labels), []).append((labels, values))
+        for sig, group in ones.items():
+            if len(group) > 1:
+                present = np.vstack([~np.isnan(v) for _, v in group]).sum(axis=0)
+                self._check_unique(present, "many-to-many matching not allowed: matching labels must be unique "
+                                            f"on one side; the {'left' if swap else 'right'} side has several "
+                                            f"series for {dict(sig)}")
+        pairs: list[tuple[tuple, dict, np.ndarray]] = []  # (what must be unique at a step, labels, values)
         for labels, values in many:
             sig = signature(labels)
-            if sig not in ones:
-                continue
-            if card == "OneToOne":
-                if sig in seen:
-                    raise BadQueryError(f"{self.expr!r}: several series on the left side match {dict(sig)}; "
-                                        "use group_left")
-                seen.add(sig)
-            other_labels, other = ones[sig]
-            result = apply(other, values, values) if swap else apply(values, other, values)
-            if card == "OneToOne":
-                base = dict(labels) if keep_name else _drop_name(labels)
-                if on:
-                    base = {k: v for k, v in base.items() if k in names or (keep_name and k == "__name__")}
+            for other_labels, other in ones.get(sig, ()):
+                # the left-hand operand stays on the left (and is what a filter keeps), whichever side is "many"
+                a, b = (other, values) if swap else (values, other)
+                out_labels = result_labels(labels, other_labels)
+                unique = sig if card == "OneToOne" else (sig, tuple(sorted(out_labels.items())))
+                pairs.append((unique, out_labels, apply(a, b, a)))
+        by_unique: dict[tuple, list[np.ndarray]] = {}
+        for unique, _labels, values in pairs:
+            by_unique.setdefault(unique, []).append(values)
+        for unique, rows in by_unique.items():
+            if len(rows) > 1:
+                present = np.vstack([~np.isnan(r) for r in rows]).sum(axis=0)
+                if card == "OneToOne":
+                    self._check_unique(present, "multiple matches for labels: many-to-one matching must be "
+                                                f"explicit (group_left/group_right); several series match {dict(unique)}")
                 else:
-                    base = {k: v for k, v in base.items() if k not in names}
-            else:
-                base = dict(labels) if keep_name else _drop_name(labels)
-                for name in extra:
-                    if name in other_labels:
-                        base[name] = other_labels[name]
-                    else:
-                        base.pop(name, None)
-            out.append((base, result))
-        return out
+                    self._check_unique(present, "multiple matches for labels: grouping labels must ensure unique "
+                                                f"matches; several results have the labels {dict(unique[1])}")
+        merged: dict[tuple, tuple[dict, np.ndarray]] = {}
+        for _unique, labels, values in pairs:  # one series per label set, from pairs present at other steps
+            key = tuple(sorted(labels.items()))
+            if key in merged:
+                values = np.where(np.isnan(merged[key][1]), values, merged[key][1])
+            merged[key] = (labels, values)
+        return list(merged.values())
+
+    def _check_unique(self, present: np.ndarray, message: str) -> None:
+        """An error naming the first step where more than one series is ``present``."""
+        clash = np.flatnonzero(present > 1)
+        if clash.size:
+            at = np.datetime64(int(self.times_ns[clash[0]]), "ns").astype("datetime64[s]")
+            raise BadQueryError(f"{short(self.expr)!r}: {message} at {at}Z")
 
 
 def _duration(seconds: float) -> str:
@@ -339,11 +362,14 @@ def _result_labels(labels: Labels, keep_name: bool) -> dict:
 def histogram_quantile(phi: float, vector: Sequence[Series]) -> list[Series]:
     """Prometheus's ``histogram_quantile`` over classic ``le`` buckets, at every step.
 
-    Buckets are grouped by their labels other than ``le``; counts are made monotonic; the quantile is
-    interpolated linearly inside its bucket (the first bucket starts at 0); a rank in the ``+Inf`` bucket
-    answers the highest finite bound; fewer than two buckets or no observations give no value.
+    Buckets are grouped by their labels other than ``le``; buckets with the same bound (``le="1"`` and
+    ``le="1.0"``) are added up; counts are made monotonic; the quantile is interpolated linearly inside
+    its bucket (the first bucket starts at 0); a rank in the ``+Inf`` bucket answers the highest finite
+    bound; a NaN ``phi`` gives NaN, ``phi < 0`` -Inf and ``phi > 1`` +Inf (whatever the buckets); fewer
+    than two buckets, no ``+Inf`` bucket or no observations give no value. A step where the group has no
+    bucket sample at all gives no value either.
     """
-    groups: dict[tuple, tuple[dict, list[tuple[float, np.ndarray]]]] = {}
+    groups: dict[tuple, tuple[dict, dict[float, list[np.ndarray]]]] = {}
     for labels, values in vector:
         if "le" not in labels:
             continue
@@ -352,25 +378,24 @@ def histogram_quantile(phi: float, vector: Sequence[Series]) -> list[Series]:
         except ValueError:
             continue
         rest = {k: v for k, v in labels.items() if k not in ("le", "__name__")}
-        groups.setdefault(tuple(sorted(rest.items())), (rest, []))[1].append((bound, values))
+        groups.setdefault(tuple(sorted(rest.items())), (rest, {}))[1].setdefault(bound, []).append(values)
     out = []
-    for labels, buckets in groups.values():
-        buckets.sort(key=lambda b: b[0])
-        bounds = np.array([b for b, _ in buckets])
-        if len(bounds) < 2 or not math.isinf(bounds[-1]):
-            out.append((labels, np.full(len(buckets[0][1]), np.nan)))
-            continue
-        counts = np.fmax.accumulate(np.vstack([v for _, v in buckets]), axis=0)
-        out.append((labels, _quantile(phi, bounds, counts)))
+    for labels, by_bound in groups.values():
+        bounds = np.array(sorted(by_bound))
+        counts = np.vstack([_sum(np.vstack(by_bound[b])) for b in bounds])  # same bound: added up
+        sampled = ~np.isnan(counts).all(axis=0)
+        if math.isnan(phi) or phi < 0 or phi > 1:
+            value = np.full(counts.shape[1], np.nan if math.isnan(phi) else (-np.inf if phi < 0 else np.inf))
+        elif len(bounds) < 2 or not math.isinf(bounds[-1]):
+            value = np.full(counts.shape[1], np.nan)
+        else:
+            value = _quantile(phi, bounds, np.fmax.accumulate(counts, axis=0))
+        out.append((labels, np.where(sampled, value, np.nan)))
     return out
 
 
 def _quantile(phi: float, bounds: np.ndarray, counts: np.ndarray) -> np.ndarray:
     steps = counts.shape[1]
-    if phi < 0:
-        return np.full(steps, -np.inf)
-    if phi > 1:
-        return np.full(steps, np.inf)
     total = counts[-1]
     rank = phi * total
     # the first bucket whose cumulative count reaches the rank
@@ -381,12 +406,10 @@ def _quantile(phi: float, bounds: np.ndarray, counts: np.ndarray) -> np.ndarray:
     below = np.where(index > 0, counts[np.maximum(index - 1, 0), cols], 0.0)
     inside = counts[index, cols] - below
     with np.errstate(all="ignore"):
-        value = lower + (upper - lower) * np.where(inside > 0, (rank - below) / inside, 0.0)
+        value = lower + (upper - lower) * ((rank - below) / inside)  # 0/0 (phi 0, empty bucket): NaN
     value = np.where(np.isinf(upper), bounds[-2], value)  # the +Inf bucket: the highest finite bound
     value = np.where((index == 0) & (bounds[0] <= 0), bounds[0], value)
     return np.where(np.isnan(total) | (total <= 0), np.nan, value)
-
-
 
 
 def is_plain_selector(node) -> bool:
