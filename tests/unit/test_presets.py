@@ -99,6 +99,17 @@ def test_namespace_restricts_the_kubernetes_presets(tmp_path):
                                            "series in namespace nowhere (is the kubelet scraped?)")
 
 
+@pytest.mark.parametrize("limit, truncated", [(5, False), (4, True)])
+def test_a_listing_is_cut_only_when_there_are_more_series_than_the_limit(monkeypatch, limit, truncated):
+    from promcast.presets import catalogue
+    from promcast.presets.discover import Probe
+
+    monkeypatch.setattr(catalogue, "SERIES_LIMIT", limit)
+    probe = Probe(DemoSource(now=NOW), pd.Timestamp(NOW))
+    found = probe.series("node_memory_MemAvailable_bytes")  # the demo has 5
+    assert len(found) == limit and (probe.truncated == {"node_memory_MemAvailable_bytes"}) is truncated
+
+
 def test_nothing_found_is_an_error_and_writes_nothing(tmp_path):
     csv = tmp_path / "other.csv"
     csv.write_text('timestamp,value,series\n2024-05-06T11:00:00Z,1,queue_depth{job="worker"}\n')

@@ -51,10 +51,11 @@ class Probe:
     def series(self, metric: str, matchers: Sequence[Matcher] = (), *,
                kubernetes: bool = False) -> list[dict[str, str]]:
         match = self.selector(metric, matchers, kubernetes=kubernetes)
-        found = self.source.series(match, start=self.end - self.lookback, end=self.end, limit=cat.SERIES_LIMIT)
-        if len(found) >= cat.SERIES_LIMIT:
+        # one more than kept: exactly SERIES_LIMIT series is a complete listing, more is a cut one
+        found = self.source.series(match, start=self.end - self.lookback, end=self.end, limit=cat.SERIES_LIMIT + 1)
+        if len(found) > cat.SERIES_LIMIT:
             self.truncated.add(metric)
-        return found
+        return found[:cat.SERIES_LIMIT]
 
     def valued(self, expr: str) -> list[dict[str, str]]:
         """Label sets of the series of ``expr`` with a value in ``[end - lookback, end]`` (one range query)."""
