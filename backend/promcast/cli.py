@@ -169,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", choices=["demo"], help="use the embedded demo metrics instead of Prometheus")
     p.add_argument("--output", required=True, metavar="DIR", help="directory for promcast-rules.yaml and dashboards/")
     p.add_argument("--namespace", metavar="NS", help="only this Kubernetes namespace for the Kubernetes presets")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite a promcast-rules.yaml or dashboard there that differs (e.g. edited since)")
 
     p = command("generate-rules", "turn a RuleSpec into Prometheus rules", _cmd_generate_rules)
     p.add_argument("--spec", required=True, metavar="SPEC.yaml", help="RuleSpec file")
@@ -590,16 +592,34 @@ def _cmd_rightsize(args) -> int:
     return 1 if failed else 0
 
 
+def _without_credentials(url: str) -> str:
+    """``url`` without the ``user:password@`` it may carry (a file others read must not hold them)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+
+
 def _cmd_init(args) -> int:
+    from .config import env_name
     from .presets import run_init
 
     if args.prometheus_url and args.source:
         raise InputError("give either --prometheus-url or --source demo, not both")
     settings = _settings(args, **{"prometheus.url": args.prometheus_url})
     source = _source_from_args(args, settings)
-    spec_source = {"demo": True} if args.source == "demo" else {"prometheus_url": settings.prometheus.url}
+    if args.source == "demo":
+        spec_source = {"demo": True}
+    else:
+        url = _without_credentials(settings.prometheus.url)
+        if url != settings.prometheus.url:
+            log.warning("the credentials in the Prometheus URL are not written to the spec; give them to "
+                        "generate-rules as %s and %s", env_name("prometheus.username"), env_name("prometheus.password"))
+        spec_source = {"prometheus_url": url}
     try:
-        result = run_init(source, args.output, spec_source=spec_source, namespace=args.namespace)
+        result = run_init(source, args.output, spec_source=spec_source, namespace=args.namespace, force=args.force)
     finally:
         source.close()
     print("\n".join(result.lines()))

@@ -71,7 +71,12 @@ def present(end: int) -> list[MetricSeries]:
                 out.append(MetricSeries("http_server_duration_milliseconds_bucket", {**labels, "le": le}, t,
                                         ramp(per_minute * share * fraction)))
     out.append(MetricSeries("go_memstats_heap_inuse_bytes", {"job": "gateway", "instance": "10.0.5.1:8080"}, t,
-                            flat(50 * MIB)))
+                            flat(50 * MIB)))  # an old client_golang: no go_gc_gomemlimit_bytes
+    # client_golang 1.20+: GOMEMLIMIT set, and unset (math.MaxInt64), which is no limit to measure against
+    for job, limit in (("payments", 512 * MIB), ("batch", float(2**63 - 1))):
+        labels = {"job": job, "instance": "10.0.5.2:8080"}
+        out += [MetricSeries("go_memstats_heap_inuse_bytes", labels, t, flat(50 * MIB)),
+                MetricSeries("go_gc_gomemlimit_bytes", labels, t, flat(limit))]
     for pool, used, size in (("G1 Eden Space", 100 * MIB, 256 * MIB), ("G1 Old Gen", 400 * MIB, 1 * GIB)):
         labels = {"job": "orders", "instance": "10.0.6.1:8080", "area": "heap", "id": pool}
         out += [MetricSeries("jvm_memory_used_bytes", labels, t, flat(used)),
@@ -99,8 +104,7 @@ def test_each_family_is_found_with_what_its_preset_leaves_out(found):
         "container_memory": "container_memory: found 2 series (1 containers without a memory limit are left out)",
         "container_restarts": "container_restarts: found 3 series",
         "http_red": "http_red: found 4 series (2 services by job, OpenTelemetry HTTP semantic conventions before 1.23)",
-        "go_heap": "go_heap: skipped: 1 Go processes but none exports go_gc_gomemlimit_bytes (GOMEMLIMIT; "
-                   "client_golang 1.17+ on Go 1.21+), the limit to measure against",
+        "go_heap": "go_heap: found 1 series (2 Go processes without GOMEMLIMIT left out)",
         "jvm_heap": "jvm_heap: found 1 series",
         "process_memory": "process_memory: found 2 series",
     }
@@ -117,6 +121,7 @@ def test_the_spec_reads_the_names_it_found(found):
     # 600 requests a minute is 10/s: twice that, as the capacity to replace with a tested one
     assert by_name["http_capacity_shop_cart"].param("capacity") == 20
     assert by_name["http_capacity_shop_pay"].param("capacity") == 2
+    assert by_name["go_heap"].param("limit_expr") == "go_gc_gomemlimit_bytes < 9e18"
     assert by_name["process_memory"].param("limit_expr") == (
         'sum by (namespace, pod) (kube_pod_container_resource_limits{resource="memory"})')
     assert sorted(p.name for p in (root / "dashboards").iterdir()) == ["promcast-forecasts.json",

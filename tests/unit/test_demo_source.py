@@ -156,8 +156,8 @@ def test_catalogue_has_every_required_metric_with_its_labels():
     assert src.label_values("job", "process_resident_memory_bytes") == ["api", "billing", "worker"]
     assert src.series('http_requests') == [{"__name__": "http_requests", "job": "frontend"}]
     assert "mountpoint" in src.label_names() and "mountpoint" not in src.label_names("up")
-    assert src.label_values("job") == ["api", "beyla", "billing", "frontend", "kube-state-metrics", "kubelet", "node",
-                                      "shop/checkout", "shop/search", "worker"]
+    assert src.label_values("job") == ["api", "beyla", "billing", "data/reporting", "frontend", "kube-state-metrics",
+                                      "kubelet", "node", "shop/checkout", "shop/search", "worker"]
     assert src.series('{job="billing"}') == [
         {"__name__": "process_resident_memory_bytes", "instance": "billing-1:8080", "job": "billing"},
         {"__name__": "up", "instance": "billing-1:8080", "job": "billing"},

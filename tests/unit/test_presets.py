@@ -24,7 +24,7 @@ DEMO_LINES = [
     "container_memory: found 13 series",
     "container_restarts: found 13 series",
     "http_red: found 6 series (3 services by service_name, Grafana Beyla / OpenTelemetry HTTP semantic conventions)",
-    "go_heap: found 2 series",
+    "go_heap: found 2 series (1 Go processes without GOMEMLIMIT left out)",
     "jvm_heap: found 2 series",
     "process_memory: skipped: 3 processes but none with namespace and pod labels, so no memory limit is known "
     "(write a memory_leak target with limit: for them)",
@@ -32,7 +32,16 @@ DEMO_LINES = [
 
 
 @pytest.fixture
-def demo_now(monkeypatch):
+def clean_env(monkeypatch):
+    """No PROMCAST_* setting (a Prometheus URL, a config file) from the environment the tests run in."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("PROMCAST_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def demo_now(monkeypatch, clean_env):
     monkeypatch.setenv("PROMCAST_DEMO_NOW", NOW)
 
 
@@ -53,6 +62,12 @@ def test_init_on_the_demo_prints_one_line_per_preset_and_writes_spec_and_dashboa
     kinds = {t.name: t.kind for t in spec.targets}
     assert kinds["pvc_volumes"] == "disk_exhaustion" and kinds["container_memory"] == "memory_leak"
     assert kinds["http_capacity_frontend"] == "capacity" and kinds["http_latency_p95"] == "anomaly_band"
+    # a Go process without GOMEMLIMIT exports math.MaxInt64: left out, in discovery and in the rules
+    go = next(t for t in spec.targets if t.name == "go_heap")
+    assert go.param("limit_expr") == "go_gc_gomemlimit_bytes < 9e18"
+    limits = DemoSource(now=NOW).query_range(go.param("limit_expr"), pd.Timestamp(NOW) - pd.Timedelta("1h"),
+                                             pd.Timestamp(NOW), pd.Timedelta("5m"))
+    assert sorted(h.labels["job"] for h in limits) == ["shop/checkout", "shop/checkout"]
     fs = next(t for t in spec.targets if t.name == "filesystems")
     assert 'fstype!~"tmpfs|' in fs.expr and fs.param("readonly_explicit") is False  # the demo has readonly series
     memory = next(t for t in spec.targets if t.name == "container_memory")
@@ -84,6 +99,17 @@ def test_namespace_restricts_the_kubernetes_presets(tmp_path):
                                            "series in namespace nowhere (is the kubelet scraped?)")
 
 
+@pytest.mark.parametrize("limit, truncated", [(5, False), (4, True)])
+def test_a_listing_is_cut_only_when_there_are_more_series_than_the_limit(monkeypatch, limit, truncated):
+    from promcast.presets import catalogue
+    from promcast.presets.discover import Probe
+
+    monkeypatch.setattr(catalogue, "SERIES_LIMIT", limit)
+    probe = Probe(DemoSource(now=NOW), pd.Timestamp(NOW))
+    found = probe.series("node_memory_MemAvailable_bytes")  # the demo has 5
+    assert len(found) == limit and (probe.truncated == {"node_memory_MemAvailable_bytes"}) is truncated
+
+
 def test_nothing_found_is_an_error_and_writes_nothing(tmp_path):
     csv = tmp_path / "other.csv"
     csv.write_text('timestamp,value,series\n2024-05-06T11:00:00Z,1,queue_depth{job="worker"}\n')
@@ -94,7 +120,18 @@ def test_nothing_found_is_an_error_and_writes_nothing(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_clear_errors_at_the_command_line(tmp_path, demo_now, capsys):
+@pytest.fixture(params=["bare", "polluted"])
+def outside(request, monkeypatch, tmp_path):
+    """The environment the tests run in: bare, or with a Prometheus URL and a config file that names one
+    (which the tests must not depend on; ``clean_env``, requested after this, takes them away)."""
+    if request.param == "polluted":
+        config = tmp_path / "promcast.yaml"
+        config.write_text("prometheus:\n  url: http://127.0.0.1:2\n")
+        monkeypatch.setenv("PROMCAST_CONFIG", str(config))
+        monkeypatch.setenv("PROMCAST_PROMETHEUS_URL", "http://127.0.0.1:1")
+
+
+def test_clear_errors_at_the_command_line(outside, tmp_path, demo_now, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     assert cli.main(["init", "--source", "demo", "--output", str(blocker / "sub")]) == 1
@@ -103,6 +140,44 @@ def test_clear_errors_at_the_command_line(tmp_path, demo_now, capsys):
     assert "give either --prometheus-url or --source demo" in capsys.readouterr().err
     assert cli.main(["init", "--output", str(tmp_path / "o")]) == 1
     assert "no history source" in capsys.readouterr().err
+
+
+def test_credentials_in_the_prometheus_url_are_not_written_to_the_spec(tmp_path, clean_env, monkeypatch, capsys):
+    import promcast.presets as presets
+    from promcast.presets import InitResult
+
+    seen = {}
+
+    def fake_run_init(source, output, *, spec_source, namespace=None, force=False):
+        seen.update(spec_source)
+        return InitResult((), ())
+
+    monkeypatch.setattr(presets, "run_init", fake_run_init)
+    url = "https://alice:s3cret@prom.example:9090/prefix"
+    assert cli.main(["init", "--prometheus-url", url, "--output", str(tmp_path / "o")]) == 0
+    assert seen == {"prometheus_url": "https://prom.example:9090/prefix"}
+    assert "s3cret" not in capsys.readouterr().err
+    assert cli.main(["init", "--prometheus-url", "http://prom:9090", "--output", str(tmp_path / "o")]) == 0
+    assert seen == {"prometheus_url": "http://prom:9090"}
+
+
+def test_rerunning_init_does_not_overwrite_an_edited_spec_without_force(tmp_path, demo_now, capsys):
+    out = tmp_path / "x"
+    assert cli.main(["init", "--source", "demo", "--output", str(out)]) == 0
+    assert cli.main(["init", "--source", "demo", "--output", str(out)]) == 0  # the same files: nothing lost
+    spec = out / "promcast-rules.yaml"
+    edited = spec.read_text().replace("for: 10m", "for: 30m")
+    spec.write_text(edited)
+    dashboard = out / "dashboards" / "promcast-forecasts.json"
+    dashboard.unlink()
+    capsys.readouterr()
+    assert cli.main(["init", "--source", "demo", "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert (f"promcast init: error: {spec} exists and was changed since promcast init wrote it "
+            "(or written by another run); move them away or pass --force to overwrite") in err
+    assert spec.read_text() == edited and not dashboard.exists()  # nothing written
+    assert cli.main(["init", "--source", "demo", "--output", str(out), "--force"]) == 0
+    assert "for: 10m" in spec.read_text() and dashboard.exists()
 
 
 def test_prometheus_down_is_a_clear_error(tmp_path, capsys):

@@ -34,9 +34,10 @@ class InitResult:
 
 
 def run_init(source: Source, output: str | Path, *, spec_source: dict, namespace: str | None = None,
-             end: pd.Timestamp | None = None) -> InitResult:
+             end: pd.Timestamp | None = None, force: bool = False) -> InitResult:
     """Discover, then write ``output/promcast-rules.yaml`` and the dashboards; ``spec_source`` is the spec's
-    ``source`` (``{"prometheus_url": ...}`` or ``{"demo": True}``)."""
+    ``source`` (``{"prometheus_url": ...}`` or ``{"demo": True}``). A file there with other content (an
+    edited spec) is an error unless ``force``."""
     probe = Probe(source, end if end is not None else source_now(source), namespace=namespace)
     findings = discover(probe)
     targets = [t for f in findings for t in f.targets]
@@ -48,7 +49,7 @@ def run_init(source: Source, output: str | Path, *, spec_source: dict, namespace
               *(f"  {f.line()}" for f in findings),
               "Edit freely; check with: promcast generate-rules --spec THIS --output DIR --check"]
     text = render_spec(spec_document(targets, spec_source), header)
-    files = write_output(output, text, fitting_dashboards(targets))
+    files = write_output(output, text, fitting_dashboards(targets), force=force)
     return InitResult(tuple(findings), tuple(files))
 
 

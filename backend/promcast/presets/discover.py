@@ -51,10 +51,17 @@ class Probe:
     def series(self, metric: str, matchers: Sequence[Matcher] = (), *,
                kubernetes: bool = False) -> list[dict[str, str]]:
         match = self.selector(metric, matchers, kubernetes=kubernetes)
-        found = self.source.series(match, start=self.end - self.lookback, end=self.end, limit=cat.SERIES_LIMIT)
-        if len(found) >= cat.SERIES_LIMIT:
+        # one more than kept: exactly SERIES_LIMIT series is a complete listing, more is a cut one
+        found = self.source.series(match, start=self.end - self.lookback, end=self.end, limit=cat.SERIES_LIMIT + 1)
+        if len(found) > cat.SERIES_LIMIT:
             self.truncated.add(metric)
-        return found
+        return found[:cat.SERIES_LIMIT]
+
+    def valued(self, expr: str) -> list[dict[str, str]]:
+        """Label sets of the series of ``expr`` with a value in ``[end - lookback, end]`` (one range query)."""
+        step = max(self.lookback / 12, pd.Timedelta("1m"))
+        return [dict(h.labels) for h in self.source.query_range(expr, self.end - self.lookback, self.end, step)
+                if not h.values.dropna().empty]
 
     def selector(self, metric: str, matchers: Sequence[Matcher] = (), *, kubernetes: bool = False) -> str:
         """``metric{matchers}``, with ``namespace="NS"`` for Kubernetes families when ``--namespace`` is given."""
@@ -227,14 +234,27 @@ def http_red(probe: Probe) -> Finding:
     return Finding(preset, len(counts), tuple(targets), notes=tuple(notes))
 
 
+#: client_golang 1.20+ exports math.MaxInt64 (about 9.22e18) as the limit of a process without GOMEMLIMIT
+GO_LIMIT_SET = "go_gc_gomemlimit_bytes < 9e18"
+
+
 def go_heap(probe: Probe) -> Finding:
-    return _against_limit(
-        probe, cat.GO_HEAP, "go_memstats_heap_inuse_bytes", "go_gc_gomemlimit_bytes", (),
-        {"name": "go_heap", "kind": "memory_leak", "expr": "go_memstats_heap_inuse_bytes",
-         "limit_expr": "go_gc_gomemlimit_bytes"},
-        absent="no go_memstats_heap_inuse_bytes series (no Go process with client_golang)",
-        unmatched=lambda heap: f"{_count(heap)} Go processes but none exports go_gc_gomemlimit_bytes (GOMEMLIMIT; "
-                               "client_golang 1.17+ on Go 1.21+), the limit to measure against")
+    preset = cat.GO_HEAP
+    heap = probe.series("go_memstats_heap_inuse_bytes")
+    if not heap:
+        return Finding(preset, skipped="no go_memstats_heap_inuse_bytes series (no Go process with client_golang)")
+    processes = _count(heap)
+    if not probe.series("go_gc_gomemlimit_bytes"):
+        return Finding(preset, skipped=f"{processes} Go processes but none exports go_gc_gomemlimit_bytes (GOMEMLIMIT; "
+                                       "client_golang 1.17+ on Go 1.21+), the limit to measure against")
+    found = _pair(heap, probe.valued(GO_LIMIT_SET))
+    if not found:
+        return Finding(preset, skipped=f"{processes} Go processes but none runs with GOMEMLIMIT set "
+                                       "(go_gc_gomemlimit_bytes is math.MaxInt64 without it), the limit to measure "
+                                       "against")
+    notes = (f"{processes - found} Go processes without GOMEMLIMIT left out",) if processes > found else ()
+    return Finding(preset, found, ({"name": "go_heap", "kind": "memory_leak", "expr": "go_memstats_heap_inuse_bytes",
+                                    "limit_expr": GO_LIMIT_SET},), notes=notes)
 
 
 def jvm_heap(probe: Probe) -> Finding:

@@ -11,6 +11,7 @@ from ..atomic import atomic_write_bytes, atomic_write_text
 from ..dashboards import dashboards_dir
 from ..errors import InputError
 from ..rules.spec import API_VERSION, KIND, parse_spec
+from ..rules.write import refuse_overwriting
 from .catalogue import DASHBOARDS
 
 SPEC_FILE = "promcast-rules.yaml"
@@ -38,22 +39,37 @@ def fitting_dashboards(targets: Sequence[Mapping]) -> list[str]:
     return [name for name, shows in DASHBOARDS.items() if kinds & set(shows)]
 
 
-def write_output(directory: str | Path, spec_text: str, dashboards: Sequence[str]) -> list[Path]:
-    """``DIR/promcast-rules.yaml`` and ``DIR/dashboards/*.json``, each written atomically."""
+def write_output(directory: str | Path, spec_text: str, dashboards: Sequence[str], *,
+                 force: bool = False) -> list[Path]:
+    """``DIR/promcast-rules.yaml`` and ``DIR/dashboards/*.json``, each written atomically; a file there
+    with other content (edited since an earlier run) is an error before anything is written, unless
+    ``force``."""
     out = Path(directory)
+    contents = {out / SPEC_FILE: spec_text.encode()}
+    contents.update({out / DASHBOARDS_DIR / name: (dashboards_dir() / name).read_bytes() for name in dashboards})
+    if not force:
+        refuse_overwriting([str(path) for path, data in contents.items() if _differs(path, data)],
+                           "changed since promcast init wrote it (or written by another run)")
     try:
         (out / DASHBOARDS_DIR if dashboards else out).mkdir(parents=True, exist_ok=True)
         written = [out / SPEC_FILE]
         atomic_write_text(written[0], spec_text)
-        for name in dashboards:
-            target = out / DASHBOARDS_DIR / name
-            atomic_write_bytes(target, (dashboards_dir() / name).read_bytes())
+        for target, data in list(contents.items())[1:]:
+            atomic_write_bytes(target, data)
             written.append(target)
     except (FileExistsError, NotADirectoryError, PermissionError, IsADirectoryError) as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror or exc}") from exc
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror or exc}") from exc
     return written
+
+
+def _differs(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a file with content other than ``data``."""
+    try:
+        return path.is_file() and path.read_bytes() != data
+    except OSError:
+        return False  # unreadable: the write reports it
 
 
 __all__ = ["DASHBOARDS_DIR", "SPEC_FILE", "fitting_dashboards", "render_spec", "spec_document", "write_output"]

@@ -34,7 +34,8 @@ What there is to find (used by the anomaly, disk, memory and capacity features a
   kube-state-metrics' ``kube_pod_container_status_restarts_total`` (``search`` restarts every 53 hours),
   Grafana Beyla's ``http_server_request_duration_seconds`` histograms (``_bucket`` with Beyla's ``le``
   bounds, ``_count``, ``_sum``) for three services with 200 and 500 responses, the Go runtime of ``checkout``
-  (``go_memstats_heap_inuse_bytes`` under ``go_gc_gomemlimit_bytes``) and the JVM heap pools of ``search``
+  (``go_memstats_heap_inuse_bytes`` under ``go_gc_gomemlimit_bytes``; one ``reporting`` pod runs without
+  GOMEMLIMIT, so its limit is client_golang's math.MaxInt64) and the JVM heap pools of ``search``
   (``jvm_memory_used_bytes`` / ``_max_bytes``; the old generation of the first pod leaks), and
   ``node_filesystem_readonly``.
 
@@ -420,6 +421,7 @@ BEYLA_BUCKETS = (0.0, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0
 _LATENCY_SIGMA = 0.6
 #: application runtimes: (workload, runtime, heap limit) with pod IPs
 _GO_LIMIT = 900 * MIB
+_GO_NO_LIMIT = float(2**63 - 1)  # what client_golang 1.20+ exports without GOMEMLIMIT (math.MaxInt64)
 _JVM_POOLS = {"G1 Eden Space": 512 * MIB, "G1 Old Gen": 1536 * MIB}
 _JVM_LEAK_PER_DAY = 90 * MIB
 
@@ -490,10 +492,12 @@ def _beyla(service: str, peak: float, median: float, errors: float, status: str,
     return lambda c, seed: np.round(counter(c, seed), 3)
 
 
-def _go_heap(replica: int, metric: str) -> Generator:
+def _go_heap(replica: int, metric: str, limit: float = 0.0) -> Generator:
+    limit = limit or _GO_LIMIT
+
     def gen(c: _Clock, seed: int) -> np.ndarray:
         if metric == "go_gc_gomemlimit_bytes":
-            return np.full(c.t.shape, _GO_LIMIT)
+            return np.full(c.t.shape, limit)
         v = 180 * MIB + 140 * MIB * c.saw(240.0 + 30.0 * replica) + 40 * MIB * c.bell(14.0) * c.week(0.6)
         return np.floor((v + 2 * MIB * c.white(seed)) / 8192.0) * 8192.0
 
@@ -554,6 +558,10 @@ def _platform_catalogue() -> list[tuple[dict[str, str], Generator]]:
         app = {"job": "shop/checkout", "instance": f"{_pod_ip(pod)}:8080", "namespace": "shop", "pod": pod}
         for metric in ("go_memstats_heap_inuse_bytes", "go_gc_gomemlimit_bytes"):
             out.append(({"__name__": metric, **app}, _go_heap(replica, metric)))
+    pod = k8s_pods(runtimes["reporting"])[0][0]  # a Go process without GOMEMLIMIT: its limit is MaxInt64
+    app = {"job": "data/reporting", "instance": f"{_pod_ip(pod)}:8080", "namespace": "data", "pod": pod}
+    for metric in ("go_memstats_heap_inuse_bytes", "go_gc_gomemlimit_bytes"):
+        out.append(({"__name__": metric, **app}, _go_heap(2, metric, limit=_GO_NO_LIMIT)))
     for replica, (pod, _node, _owner) in enumerate(k8s_pods(runtimes["search"])):
         app = {"job": "shop/search", "instance": f"{_pod_ip(pod)}:8080", "namespace": "shop", "pod": pod}
         for pool in _JVM_POOLS:
@@ -666,7 +674,7 @@ class DemoSource(Source):
 
     def _evaluate(self, expr: str, node, grid: np.ndarray) -> list[History]:
         """An expression beyond a plain selector, through :mod:`.demo_eval` (rate, sum by, ratios, ...)."""
-        found = Evaluator(expr, grid, self._sample).vector(node)
+        found = Evaluator(expr, grid, self._sample, self.history.total_seconds()).vector(node)
         index = pd.DatetimeIndex(pd.to_datetime(grid, unit="ns", utc=True), name="timestamp")
         out = []
         for labels, values in found:
@@ -677,12 +685,17 @@ class DemoSource(Source):
 
     def _sample(self, selector: Selector, minutes: np.ndarray) -> list[tuple[dict, np.ndarray]]:
         """The samples of every series ``selector`` matches at ``minutes`` (since the epoch); NaN outside
-        the data (before ``now - history`` or after ``now``)."""
-        clock = _Clock(minutes, self.anchor.value / 1e9)
+        the data (before ``now - history`` or after ``now``), which is not generated."""
         t_ns = minutes * MINUTE_NS
-        outside = (t_ns < (self.now - self.history).value) | (t_ns > self.now.value)
-        return [(dict(labels), np.where(outside, np.nan, gen(clock, seed).astype(np.float64)))
-                for labels, gen, seed in self._series if selector.matches(labels)]
+        inside = (t_ns >= (self.now - self.history).value) & (t_ns <= self.now.value)
+        clock = _Clock(minutes[inside], self.anchor.value / 1e9)
+        out = []
+        for labels, gen, seed in self._series:
+            if selector.matches(labels):
+                values = np.full(minutes.shape, np.nan)
+                values[inside] = gen(clock, seed).astype(np.float64)
+                out.append((dict(labels), values))
+        return out
 
     def _matching(self, match: str | None) -> list[Mapping[str, str]]:
         selector: Selector | None = None if match is None else parse_selector(match)

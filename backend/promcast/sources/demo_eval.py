@@ -46,19 +46,27 @@ _COMPARISON = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": oper
                "<=": operator.le}
 
 
+def short(expr: str, limit: int = 200) -> str:
+    """``expr`` on one line, cut to ``limit`` characters for an error message."""
+    flat = " ".join(expr.split())
+    return flat if len(flat) <= limit else flat[:limit] + f"... ({len(flat)} characters)"
+
+
 def refuse(expr: str, what: str) -> BadQueryError:
     return BadQueryError(
-        f"{' '.join(expr.split())!r} uses {what}: the demo source evaluates {SUPPORTED} only; "
+        f"{short(expr)!r} uses {what}: the demo source evaluates {SUPPORTED} only; "
         "a real Prometheus is needed for that expression (--prometheus-url)")
 
 
 class Evaluator:
     """Evaluates one expression at the steps ``times_ns`` (int64 nanoseconds since the epoch)."""
 
-    def __init__(self, expr: str, times_ns: np.ndarray, sample: Sampler) -> None:
+    def __init__(self, expr: str, times_ns: np.ndarray, sample: Sampler,
+                 max_range_s: float | None = None) -> None:
         self.expr = expr
         self.times_ns = np.asarray(times_ns, dtype=np.int64)
         self.sample = sample
+        self.max_range_s = max_range_s  # the longest range window answered (the data's history)
 
     def vector(self, node) -> list[Series]:
         """An instant vector; a number is refused (a query_range answers series)."""
@@ -114,9 +122,13 @@ class Evaluator:
 
     def _rate(self, matrix, *, per_second: bool) -> list[Series]:
         window_s = matrix.range.total_seconds()
-        if window_s < MINUTE_S:
-            raise BadQueryError(f"{self.expr!r}: a range of {window_s:g}s holds fewer than two demo samples "
-                                "(one a minute); use at least [2m]")
+        if window_s < 2 * MINUTE_S:
+            raise BadQueryError(f"{short(self.expr)!r}: a range of {_duration(window_s)} does not always hold two demo "
+                                "samples (one a minute); use at least [2m]")
+        if self.max_range_s is not None and window_s > self.max_range_s:
+            raise BadQueryError(f"{short(self.expr)!r}: a range of {_duration(window_s)} is longer than the "
+                                f"demo's history ({_duration(self.max_range_s)}); use at most "
+                                f"[{_duration(self.max_range_s)}]")
         minute_ns = MINUTE_S * 1_000_000_000
         last = np.floor_divide(self.times_ns, minute_ns)  # the newest sample in each window
         first = np.floor_divide(self.times_ns - int(window_s * 1e9), minute_ns) + 1  # the oldest, (t-range, t]
@@ -124,17 +136,10 @@ class Evaluator:
             return []
         lo = int(first.min())
         minutes = np.arange(lo, int(last.max()) + 1, dtype=np.int64)
-        out = []
-        for labels, values in self.sample(self._selector(matrix.vector_selector), minutes):
-            delta = np.diff(values)
-            increments = np.where(delta >= 0, delta, values[1:])  # a drop is a counter reset
-            total = np.concatenate([[0.0], np.cumsum(increments)])
-            i0, i1 = first - lo, last - lo
-            span = (i1 - i0) * float(MINUTE_S)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rate = np.where(span > 0, (total[i1] - total[i0]) / span, np.nan)
-            out.append((_drop_name(labels), rate if per_second else rate * window_s))
-        return out
+        t_s = self.times_ns / 1e9
+        return [(_drop_name(labels), extrapolated_rate(values, minutes, first - lo, last - lo, t_s, window_s,
+                                                       per_second=per_second))
+                for labels, values in self.sample(self._selector(matrix.vector_selector), minutes)]
 
     # ------------------------------------------------------------------ aggregation
     def _aggregate(self, node) -> list[Series]:
@@ -187,6 +192,9 @@ class Evaluator:
         return self._vectors(lhs, rhs, modifier, apply, keep_name=comparison and not is_bool)
 
     def _vectors(self, lhs, rhs, modifier, apply, *, keep_name: bool) -> list[Series]:
+        """Two vectors matched as Prometheus's ``VectorBinop`` does, at every step: the "one" side may hold
+        one series per signature at a step, one-to-one results one per signature, and grouped results one
+        per label set; the value kept by a filtering comparison is the left-hand operand's."""
         card = str(modifier.card).rsplit(".", 1)[-1] if modifier is not None else "OneToOne"
         matching = modifier.matching if modifier is not None else None
         on = matching is not None and str(matching.type).endswith("Include")
@@ -198,45 +206,124 @@ class Evaluator:
                 return tuple(sorted((k, v) for k, v in labels.items() if k in names))
             return tuple(sorted((k, v) for k, v in labels.items() if k not in names and k != "__name__"))
 
-        if card == "OneToMany":  # group_right: the right side is the "many" side
-            many, one, swap = rhs, lhs, True
-        else:
-            many, one, swap = lhs, rhs, False
-        ones: dict[tuple, Series] = {}
+        def result_labels(many_labels, one_labels):
+            base = dict(many_labels) if keep_name else _drop_name(many_labels)
+            if card == "OneToOne":
+                if on:
+                    return {k: v for k, v in base.items() if k in names}
+                return {k: v for k, v in base.items() if k not in names}
+            for name in extra:
+                if name in one_labels:
+                    base[name] = one_labels[name]
+                else:
+                    base.pop(name, None)
+            return base
+
+        swap = card == "OneToMany"  # group_right: the right side is the "many" side
+        many, one = (rhs, lhs) if swap else (lhs, rhs)
+        ones: dict[tuple, list[Series]] = {}
         for labels, values in one:
-            sig = signature(labels)
-            if sig in ones:
-                raise BadQueryError(f"{self.expr!r}: several series on the "
-                                    f"{'left' if swap else 'right'} side match {dict(sig)}; "
-                                    "use on()/ignoring() with group_left/group_right")
-            ones[sig] = (labels, values)
-        out, seen = [], set()
+            ones.setdefault(signature(labels), []).append((labels, values))
+        for sig, group in ones.items():
+            if len(group) > 1:
+                present = np.vstack([~np.isnan(v) for _, v in group]).sum(axis=0)
+                self._check_unique(present, "many-to-many matching not allowed: matching labels must be unique "
+                                            f"on one side; the {'left' if swap else 'right'} side has several "
+                                            f"series for {dict(sig)}")
+        pairs: list[tuple[tuple, dict, np.ndarray]] = []  # (what must be unique at a step, labels, values)
         for labels, values in many:
             sig = signature(labels)
-            if sig not in ones:
-                continue
-            if card == "OneToOne":
-                if sig in seen:
-                    raise BadQueryError(f"{self.expr!r}: several series on the left side match {dict(sig)}; "
-                                        "use group_left")
-                seen.add(sig)
-            other_labels, other = ones[sig]
-            result = apply(other, values, values) if swap else apply(values, other, values)
-            if card == "OneToOne":
-                base = dict(labels) if keep_name else _drop_name(labels)
-                if on:
-                    base = {k: v for k, v in base.items() if k in names or (keep_name and k == "__name__")}
+            for other_labels, other in ones.get(sig, ()):
+                # the left-hand operand stays on the left (and is what a filter keeps), whichever side is "many"
+                a, b = (other, values) if swap else (values, other)
+                out_labels = result_labels(labels, other_labels)
+                unique = sig if card == "OneToOne" else (sig, tuple(sorted(out_labels.items())))
+                pairs.append((unique, out_labels, apply(a, b, a)))
+        by_unique: dict[tuple, list[np.ndarray]] = {}
+        for unique, _labels, values in pairs:
+            by_unique.setdefault(unique, []).append(values)
+        for unique, rows in by_unique.items():
+            if len(rows) > 1:
+                present = np.vstack([~np.isnan(r) for r in rows]).sum(axis=0)
+                if card == "OneToOne":
+                    self._check_unique(present, "multiple matches for labels: many-to-one matching must be "
+                                                f"explicit (group_left/group_right); several series match {dict(unique)}")
                 else:
-                    base = {k: v for k, v in base.items() if k not in names}
-            else:
-                base = dict(labels) if keep_name else _drop_name(labels)
-                for name in extra:
-                    if name in other_labels:
-                        base[name] = other_labels[name]
-                    else:
-                        base.pop(name, None)
-            out.append((base, result))
+                    self._check_unique(present, "multiple matches for labels: grouping labels must ensure unique "
+                                                f"matches; several results have the labels {dict(unique[1])}")
+        merged: dict[tuple, tuple[dict, np.ndarray]] = {}
+        for _unique, labels, values in pairs:  # one series per label set, from pairs present at other steps
+            key = tuple(sorted(labels.items()))
+            if key in merged:
+                values = np.where(np.isnan(merged[key][1]), values, merged[key][1])
+            merged[key] = (labels, values)
+        return list(merged.values())
+
+    def _check_unique(self, present: np.ndarray, message: str) -> None:
+        """An error naming the first step where more than one series is ``present``."""
+        clash = np.flatnonzero(present > 1)
+        if clash.size:
+            at = np.datetime64(int(self.times_ns[clash[0]]), "ns").astype("datetime64[s]")
+            raise BadQueryError(f"{short(self.expr)!r}: {message} at {at}Z")
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` in PromQL's units: 35d, 90m, 5m30s."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def extrapolated_rate(values: np.ndarray, minutes: np.ndarray, i0: np.ndarray, i1: np.ndarray,
+                      t_s: np.ndarray, window_s: float, *, per_second: bool) -> np.ndarray:
+    """Prometheus's ``rate``/``increase`` (``extrapolatedRate`` in promql/functions.go) at every step.
+
+    ``values`` are a counter's samples at ``minutes``; the window of step ``k`` holds the samples
+    ``i0[k]..i1[k]`` and ends at ``t_s[k]`` (seconds). Only samples with a value count (NaN is no
+    sample): the increase runs from the first to the last valid sample of the window, a drop is a
+    counter reset, and it is extrapolated towards the window's edges by at most 1.1 average sample
+    intervals (else half an interval) and not past the counter's zero point. Fewer than two samples
+    give NaN.
+    """
+    m = len(values)
+    out = np.full(len(t_s), np.nan)
+    if m < 2 or not len(t_s):
         return out
+    valid = ~np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        delta = np.diff(values)
+        increments = np.where(delta >= 0, delta, values[1:])  # a drop is a counter reset
+    increments = np.where(valid[:-1] & valid[1:], increments, 0.0)
+    total = np.concatenate([[0.0], np.cumsum(increments)])
+    index = np.arange(m)
+    following = np.minimum.accumulate(np.where(valid, index, m)[::-1])[::-1]  # first valid at or after
+    preceding = np.maximum.accumulate(np.where(valid, index, -1))  # last valid at or before
+    f = following[np.clip(i0, 0, m - 1)]
+    l = preceding[np.clip(i1, 0, m - 1)]
+    ok = (f < l) & (l >= 0) & (f < m)
+    f, l = np.where(ok, f, 0), np.where(ok, l, 0)
+    counted = np.cumsum(valid)
+    samples = counted[l] - counted[f] + 1
+    first_t = minutes[f] * float(MINUTE_S)
+    last_t = minutes[l] * float(MINUTE_S)
+    with np.errstate(all="ignore"):
+        result = total[l] - total[f]
+        sampled = last_t - first_t
+        average = sampled / (samples - 1)
+        to_start = first_t - (t_s - window_s)  # seconds from the window's start to the first sample
+        to_end = t_s - last_t
+        first_value = values[f]
+        to_zero = np.where((result > 0) & (first_value >= 0), sampled * (first_value / result), np.inf)
+        to_start = np.minimum(to_start, to_zero)
+        threshold = average * 1.1
+        to_start = np.where(to_start >= threshold, average / 2, to_start)
+        to_end = np.where(to_end >= threshold, average / 2, to_end)
+        factor = (sampled + to_start + to_end) / sampled
+        if per_second:
+            factor = factor / window_s
+        out = np.where(ok, result * factor, np.nan)
+    return out
 
 
 def _sum(rows: np.ndarray) -> np.ndarray:
@@ -275,11 +362,14 @@ def _result_labels(labels: Labels, keep_name: bool) -> dict:
 def histogram_quantile(phi: float, vector: Sequence[Series]) -> list[Series]:
     """Prometheus's ``histogram_quantile`` over classic ``le`` buckets, at every step.
 
-    Buckets are grouped by their labels other than ``le``; counts are made monotonic; the quantile is
-    interpolated linearly inside its bucket (the first bucket starts at 0); a rank in the ``+Inf`` bucket
-    answers the highest finite bound; fewer than two buckets or no observations give no value.
+    Buckets are grouped by their labels other than ``le``; buckets with the same bound (``le="1"`` and
+    ``le="1.0"``) are added up; counts are made monotonic; the quantile is interpolated linearly inside
+    its bucket (the first bucket starts at 0); a rank in the ``+Inf`` bucket answers the highest finite
+    bound; a NaN ``phi`` gives NaN, ``phi < 0`` -Inf and ``phi > 1`` +Inf (whatever the buckets); fewer
+    than two buckets, no ``+Inf`` bucket or no observations give no value. A step where the group has no
+    bucket sample at all gives no value either.
     """
-    groups: dict[tuple, tuple[dict, list[tuple[float, np.ndarray]]]] = {}
+    groups: dict[tuple, tuple[dict, dict[float, list[np.ndarray]]]] = {}
     for labels, values in vector:
         if "le" not in labels:
             continue
@@ -288,25 +378,24 @@ def histogram_quantile(phi: float, vector: Sequence[Series]) -> list[Series]:
         except ValueError:
             continue
         rest = {k: v for k, v in labels.items() if k not in ("le", "__name__")}
-        groups.setdefault(tuple(sorted(rest.items())), (rest, []))[1].append((bound, values))
+        groups.setdefault(tuple(sorted(rest.items())), (rest, {}))[1].setdefault(bound, []).append(values)
     out = []
-    for labels, buckets in groups.values():
-        buckets.sort(key=lambda b: b[0])
-        bounds = np.array([b for b, _ in buckets])
-        if len(bounds) < 2 or not math.isinf(bounds[-1]):
-            out.append((labels, np.full(len(buckets[0][1]), np.nan)))
-            continue
-        counts = np.fmax.accumulate(np.vstack([v for _, v in buckets]), axis=0)
-        out.append((labels, _quantile(phi, bounds, counts)))
+    for labels, by_bound in groups.values():
+        bounds = np.array(sorted(by_bound))
+        counts = np.vstack([_sum(np.vstack(by_bound[b])) for b in bounds])  # same bound: added up
+        sampled = ~np.isnan(counts).all(axis=0)
+        if math.isnan(phi) or phi < 0 or phi > 1:
+            value = np.full(counts.shape[1], np.nan if math.isnan(phi) else (-np.inf if phi < 0 else np.inf))
+        elif len(bounds) < 2 or not math.isinf(bounds[-1]):
+            value = np.full(counts.shape[1], np.nan)
+        else:
+            value = _quantile(phi, bounds, np.fmax.accumulate(counts, axis=0))
+        out.append((labels, np.where(sampled, value, np.nan)))
     return out
 
 
 def _quantile(phi: float, bounds: np.ndarray, counts: np.ndarray) -> np.ndarray:
     steps = counts.shape[1]
-    if phi < 0:
-        return np.full(steps, -np.inf)
-    if phi > 1:
-        return np.full(steps, np.inf)
     total = counts[-1]
     rank = phi * total
     # the first bucket whose cumulative count reaches the rank
@@ -317,12 +406,10 @@ def _quantile(phi: float, bounds: np.ndarray, counts: np.ndarray) -> np.ndarray:
     below = np.where(index > 0, counts[np.maximum(index - 1, 0), cols], 0.0)
     inside = counts[index, cols] - below
     with np.errstate(all="ignore"):
-        value = lower + (upper - lower) * np.where(inside > 0, (rank - below) / inside, 0.0)
+        value = lower + (upper - lower) * ((rank - below) / inside)  # 0/0 (phi 0, empty bucket): NaN
     value = np.where(np.isinf(upper), bounds[-2], value)  # the +Inf bucket: the highest finite bound
     value = np.where((index == 0) & (bounds[0] <= 0), bounds[0], value)
     return np.where(np.isnan(total) | (total <= 0), np.nan, value)
-
-
 
 
 def is_plain_selector(node) -> bool:
