@@ -592,19 +592,10 @@ def _cmd_rightsize(args) -> int:
     return 1 if failed else 0
 
 
-def _without_credentials(url: str) -> str:
-    """``url`` without the ``user:password@`` it may carry (a file others read must not hold them)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
-
-
 def _cmd_init(args) -> int:
     from .config import env_name
     from .presets import run_init
+    from .sources.prometheus import without_credentials
 
     if args.prometheus_url and args.source:
         raise InputError("give either --prometheus-url or --source demo, not both")
@@ -613,7 +604,7 @@ def _cmd_init(args) -> int:
     if args.source == "demo":
         spec_source = {"demo": True}
     else:
-        url = _without_credentials(settings.prometheus.url)
+        url = without_credentials(settings.prometheus.url)
         if url != settings.prometheus.url:
             log.warning("the credentials in the Prometheus URL are not written to the spec; give them to "
                         "generate-rules as %s and %s", env_name("prometheus.username"), env_name("prometheus.password"))

@@ -206,6 +206,14 @@ def format_seconds(ms: int) -> str:
 # --------------------------------------------------------------------------- the source
 
 
+def without_credentials(url: str) -> str:
+    """``url`` without the ``user:password@`` it may carry: for messages and for files others read."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+
+
 def _identity(parts, prefix: str, query_params: Mapping[str, str], headers: Mapping[str, str] | None,
               user: str | None) -> str:
     """Which tenant's data this client sees: the URL with its path prefix, plus a digest of what tells tenants
@@ -266,9 +274,7 @@ class PrometheusSource(Source):
                 f"bad max_points_per_request {max_points_per_request}: must be 1..11000 (Prometheus's limit)"
             )
         self.url = str(url).strip().rstrip("/")
-        # Never put credentials embedded in the URL into messages.
-        public = parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])
-        self.description = f"Prometheus at {urlunsplit(public).rstrip('/')}"
+        self.description = f"Prometheus at {without_credentials(self.url)}"
         prefix = "/".join(p for p in str(path_prefix or "").split("/") if p)
         self.base_url = self.url + (f"/{prefix}" if prefix else "")
         self.timeout = float(timeout)
