@@ -68,6 +68,9 @@ def test_init_on_the_demo_prints_one_line_per_preset_and_writes_spec_and_dashboa
     limits = DemoSource(now=NOW).query_range(go.param("limit_expr"), pd.Timestamp(NOW) - pd.Timedelta("1h"),
                                              pd.Timestamp(NOW), pd.Timedelta("5m"))
     assert sorted(h.labels["job"] for h in limits) == ["shop/checkout", "shop/checkout"]
+    heaps = DemoSource(now=NOW).query_range(go.expr, pd.Timestamp(NOW) - pd.Timedelta("1h"), pd.Timestamp(NOW),
+                                            pd.Timedelta("5m"))
+    assert sorted(h.labels["job"] for h in heaps) == ["shop/checkout", "shop/checkout"]  # expr leaves them out too
     fs = next(t for t in spec.targets if t.name == "filesystems")
     assert 'fstype!~"tmpfs|' in fs.expr and fs.param("readonly_explicit") is False  # the demo has readonly series
     memory = next(t for t in spec.targets if t.name == "container_memory")

@@ -253,7 +253,10 @@ def go_heap(probe: Probe) -> Finding:
                                        "(go_gc_gomemlimit_bytes is math.MaxInt64 without it), the limit to measure "
                                        "against")
     notes = (f"{processes - found} Go processes without GOMEMLIMIT left out",) if processes > found else ()
-    return Finding(preset, found, ({"name": "go_heap", "kind": "memory_leak", "expr": "go_memstats_heap_inuse_bytes",
+    # the processes left out are left out of expr too (x + 0 * limit keeps only heaps that have a limit),
+    # so generate-rules does not warn about heaps without a limit series
+    expr = "go_memstats_heap_inuse_bytes" + (f" + 0 * ({GO_LIMIT_SET})" if processes > found else "")
+    return Finding(preset, found, ({"name": "go_heap", "kind": "memory_leak", "expr": expr,
                                     "limit_expr": GO_LIMIT_SET},), notes=notes)
 
 
