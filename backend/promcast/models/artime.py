@@ -284,9 +284,6 @@ class ArtimeLearner:
 class ArtimeModel(OnlineDetector):
     """ARTime over the values, plus the spatial check; online (see :mod:`.online`)."""
 
-    min_points: ClassVar[int] = 16
-    fallback: ClassVar[str | None] = "mad"
-    fast_params: ClassVar[dict] = {}
     #: median of the standard profile's training-fold thresholds (``promcast evaluate --nab
     #: ../shared/data/nab --model artime --cv 4``: 0.5792, 0.5792, 0.5919, 0.5792)
     cv_threshold: ClassVar[float | None] = 0.5792

@@ -192,10 +192,6 @@ class ContextLearner:
 class CadOseModel(OnlineDetector):
     """Contextual Anomaly Detector (OSE) over the values, plus the spatial check; online (see :mod:`.online`)."""
 
-    #: a value range learnt from fewer rows means little (artime needs as many)
-    min_points: ClassVar[int] = 16
-    fallback: ClassVar[str | None] = "mad"
-    fast_params: ClassVar[dict] = {}
     #: median of the standard profile's training-fold thresholds (``promcast evaluate --nab
     #: ../shared/data/nab --model cad_ose --cv 4``: 0.7727, 0.7609, 0.7574, 0.7609)
     cv_threshold: ClassVar[float | None] = 0.7609

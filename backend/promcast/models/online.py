@@ -134,6 +134,9 @@ class OnlineDetector(PromcastModel):
 
     max_fit_points: ClassVar[int | None] = 200_000
     online: ClassVar[bool] = True
+    #: a value range learnt from fewer rows means little
+    min_points: ClassVar[int] = 16
+    fallback: ClassVar[str | None] = "mad"
     #: hyper-parameter holding the spatial tolerance (None: no spatial check)
     spatial_param: ClassVar[str] = "spatial_tolerance"
 
