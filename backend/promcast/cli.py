@@ -27,13 +27,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log verbosity")
 
 
-def _add_source(parser: argparse.ArgumentParser, *, with_input: bool) -> None:
+def _add_source(parser: argparse.ArgumentParser, *, with_input: bool, with_expr: bool = True) -> None:
     group = parser.add_argument_group("history")
     if with_input:
         group.add_argument("--input", metavar="F.csv", help="history CSV with header timestamp,value")
     group.add_argument("--prometheus-url", metavar="URL", help="Prometheus (or compatible) base URL")
     group.add_argument("--source", choices=["demo"], help="use the embedded demo metrics instead of Prometheus")
-    group.add_argument("--expr", metavar="PROMQL", help="PromQL expression to fetch")
+    if with_expr:
+        group.add_argument("--expr", metavar="PROMQL", help="PromQL expression to fetch")
     group.add_argument("--history", default="14d", metavar="DUR", help="how far back to fetch (default: 14d)")
     group.add_argument("--step", default="5m", metavar="DUR", help="resolution of the fetched history (default: 5m)")
     group.add_argument("--end", default="now", metavar="TIME", help="end of the history: ISO time, epoch or 'now' (default)")
@@ -145,13 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "Recommend CPU and memory requests and limits for every container (cAdvisor usage, "
                 "kube-state-metrics requests/limits) from the forecast of its usage over the horizon, "
                 "grouped by workload, with the risk of throttling or OOM and the monthly cost difference.")
-    p.add_argument("--prometheus-url", metavar="URL", help="Prometheus (or compatible) base URL")
-    p.add_argument("--source", choices=["demo"], help="use the embedded demo metrics instead of Prometheus")
+    _add_source(p, with_input=False, with_expr=False)  # the usage series are cAdvisor's and kube-state-metrics'
     p.add_argument("--namespace", metavar="NS", help="only this Kubernetes namespace (default: all)")
     p.add_argument("--horizon", default="30d", metavar="DUR", help="plan this far ahead (default: 30d)")
-    p.add_argument("--history", default="14d", metavar="DUR", help="usage history to learn from (default: 14d)")
-    p.add_argument("--step", default="5m", metavar="DUR", help="resolution of the fetched history (default: 5m)")
-    p.add_argument("--end", default="now", metavar="TIME", help="end of the history: ISO time, epoch or 'now' (default)")
     p.add_argument("--format", choices=["table", "json", "yaml"], default="table",
                    help="table (default), json (one object per container) or yaml (patches for kubectl apply)")
     p.add_argument("--vpa", action="store_true", help="with --format yaml: VerticalPodAutoscalers in recommendation-only "
