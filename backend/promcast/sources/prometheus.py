@@ -221,12 +221,10 @@ def _identity(parts, prefix: str, query_params: Mapping[str, str], headers: Mapp
     user). Secrets that rotate (bearer token, password, an ``Authorization`` header) and the HTTP library's own
     headers stay out, so a token rotation or a ``requests`` upgrade keeps every cache and store key; values
     only appear as a digest, so an ``api_key`` parameter never lands in a key or the store index."""
-    userinfo = parts.netloc.rpartition("@")[0]
-    host = parts.netloc.rpartition("@")[2]
+    userinfo, _, host = parts.netloc.rpartition("@")
     base = urlunsplit(parts._replace(netloc=host, query="", fragment="")).rstrip("/") + (f"/{prefix}" if prefix else "")
-    url_params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     tenant = {
-        "params": sorted([*url_params, *query_params.items()]),
+        "params": sorted([*parse_qsl(parts.query, keep_blank_values=True), *query_params.items()]),
         "headers": sorted((k.lower(), v) for k, v in (headers or {}).items() if k.lower() != "authorization"),
         "user": user if user is not None else (userinfo.split(":", 1)[0] or None),
     }
