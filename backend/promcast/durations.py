@@ -69,6 +69,14 @@ def format_duration(value: timedelta) -> str:
     return "".join(out)
 
 
+def human_duration(value: timedelta) -> str:
+    """``90d`` rather than ``12w6d``: whole days in days, anything else as :func:`format_duration` writes it."""
+    value = pd.Timedelta(value)
+    if value >= pd.Timedelta("1D") and value % pd.Timedelta("1D") == pd.Timedelta(0):
+        return f"{value // pd.Timedelta('1D')}d"
+    return format_duration(value.to_pytimedelta())
+
+
 def parse_time(text: str | int | float | datetime, *, what: str = "time") -> pd.Timestamp:
     """Parse ``now``, an epoch in seconds (or ms when huge) or an ISO/``YYYY-MM-DD HH:MM:SS`` time, as UTC."""
     if isinstance(text, datetime):

@@ -15,11 +15,11 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from ..durations import human_duration
 from ..errors import InputError, PromcastError
 from ..models import fit_with_fallback, get_model_class
 from ..sources.base import History, Source, format_labels
 from .cache import CacheEntry, ModelCache
-from .request import human_duration
 from .timegrid import floor_time, nice_step
 
 #: points of history a fit asks the source for (models average longer histories further themselves)

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..durations import format_duration, parse_duration, parse_time
+from ..durations import human_duration, parse_duration, parse_time
 from ..errors import InputError
 from ..kinds.params import NUMBER, Param
 from ..promql_filters import matchers_from_filters
@@ -229,13 +229,6 @@ def cap_duration(payload: Payload, key: str, value: Any, cap: pd.Timedelta, noti
                                          f"the longest {key} promcast uses"))
         return cap
     return value
-
-
-def human_duration(value: pd.Timedelta) -> str:
-    """``90d`` rather than ``12w6d``: whole days in days, anything else as Prometheus writes it."""
-    if value >= pd.Timedelta("1D") and value % pd.Timedelta("1D") == pd.Timedelta(0):
-        return f"{value // pd.Timedelta('1D')}d"
-    return format_duration(value.to_pytimedelta())
 
 
 # ---------------------------------------------------------------------------------------- targets

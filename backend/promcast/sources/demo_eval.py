@@ -21,11 +21,13 @@ from __future__ import annotations
 import math
 import operator
 import warnings
+from datetime import timedelta
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import promql_parser
 
+from ..durations import human_duration
 from ..errors import BadQueryError
 from ..promql_selector import Selector, describe_node, node_selector
 
@@ -122,13 +124,14 @@ class Evaluator:
 
     def _rate(self, matrix, *, per_second: bool) -> list[Series]:
         window_s = matrix.range.total_seconds()
+        window = human_duration(matrix.range)
         if window_s < 2 * MINUTE_S:
-            raise BadQueryError(f"{short(self.expr)!r}: a range of {_duration(window_s)} does not always hold two demo "
+            raise BadQueryError(f"{short(self.expr)!r}: a range of {window} does not always hold two demo "
                                 "samples (one a minute); use at least [2m]")
         if self.max_range_s is not None and window_s > self.max_range_s:
-            raise BadQueryError(f"{short(self.expr)!r}: a range of {_duration(window_s)} is longer than the "
-                                f"demo's history ({_duration(self.max_range_s)}); use at most "
-                                f"[{_duration(self.max_range_s)}]")
+            history = human_duration(timedelta(seconds=self.max_range_s))
+            raise BadQueryError(f"{short(self.expr)!r}: a range of {window} is longer than the demo's history "
+                                f"({history}); use at most [{history}]")
         minute_ns = MINUTE_S * 1_000_000_000
         last = np.floor_divide(self.times_ns, minute_ns)  # the newest sample in each window
         first = np.floor_divide(self.times_ns - int(window_s * 1e9), minute_ns) + 1  # the oldest, (t-range, t]
@@ -265,14 +268,6 @@ class Evaluator:
         if clash.size:
             at = np.datetime64(int(self.times_ns[clash[0]]), "ns").astype("datetime64[s]")
             raise BadQueryError(f"{short(self.expr)!r}: {message} at {at}Z")
-
-
-def _duration(seconds: float) -> str:
-    """``seconds`` in PromQL's units: 35d, 90m, 5m30s."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
 
 
 def extrapolated_rate(values: np.ndarray, minutes: np.ndarray, i0: np.ndarray, i1: np.ndarray,
