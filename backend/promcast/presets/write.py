@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import yaml
 
-from ..atomic import atomic_write_bytes, atomic_write_text
+from ..atomic import atomic_write_bytes
 from ..dashboards import dashboards_dir
 from ..errors import InputError
 from ..rules.spec import API_VERSION, KIND, parse_spec
@@ -52,16 +52,11 @@ def write_output(directory: str | Path, spec_text: str, dashboards: Sequence[str
                            "changed since promcast init wrote it (or written by another run)")
     try:
         (out / DASHBOARDS_DIR if dashboards else out).mkdir(parents=True, exist_ok=True)
-        written = [out / SPEC_FILE]
-        atomic_write_text(written[0], spec_text)
-        for target, data in list(contents.items())[1:]:
+        for target, data in contents.items():  # the spec first
             atomic_write_bytes(target, data)
-            written.append(target)
-    except (FileExistsError, NotADirectoryError, PermissionError, IsADirectoryError) as exc:
-        raise InputError(f"cannot write to {out}: {exc.strerror or exc}") from exc
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror or exc}") from exc
-    return written
+    return list(contents)
 
 
 def _differs(path: Path, data: bytes) -> bool:
