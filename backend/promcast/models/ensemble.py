@@ -2,16 +2,18 @@
 
 Two sets of members with weights, each renormalised over the members that could be fitted:
 
-- ``score_weights`` (default artime 0.5, cad_ose 0.5) make the anomaly score. Chosen under grouped
-  4-fold cross-validation over the 28 NAB files (``benchmarks/ensemble_selection.py``, a grid of 15
-  candidates: the previous iforest + knn default, artime and cad_ose alone and together with
-  max/mean/p-value combines and onset spans none/12h/1d; the p-value and 2:1 weight candidates were
-  added after a first look at a 12-candidate grid, so the nested score below is slightly optimistic):
-  artime + cad_ose, p-value combine, 12h onset without margin scores best on all files (standard 69.7
-  in-sample, 67.8 with the threshold chosen on training folds). Choosing among the candidates inside the
-  folds (nested) scores 65.6: what the selection procedure is worth on unseen files. iforest + knn
-  (``PREVIOUS_SCORE_SETTINGS``) scores 66.8 in-sample, 64.0 CV. Forecasters are not detection members by
-  default: their one-step residuals are heavy-tailed on these metrics and add false alarms.
+- ``score_weights`` (default cad_ose 1.0) make the anomaly score. Chosen under grouped 4-fold
+  cross-validation over the 28 NAB files (``benchmarks/ensemble_selection.py``, a grid of 19 candidates:
+  the previous iforest + knn default, artime and cad_ose alone (onset none/12h/1d) and together with
+  max/mean/p-value combines and onset spans none/12h/1d, 2:1 weights; the p-value and 2:1 candidates
+  were added after a first look at a 12-candidate grid, the lone members' onsets after the range
+  rebuild, so the nested score below is optimistic): cad_ose alone (its value range rebuilt on
+  exceedance, :class:`.online.RangeRebuild`) with a 12h onset scores best on all files (standard 73.6
+  in-sample, 72.8 with the threshold chosen on training folds); adding artime, by any combine, loses
+  4 to 5 points of CV. Choosing among the candidates inside the folds (nested) scores 67.8: what the
+  selection procedure is worth on unseen files. iforest + knn (``PREVIOUS_SCORE_SETTINGS``) scores 66.8
+  in-sample, 64.0 CV. Forecasters are not detection members by default: their one-step residuals are
+  heavy-tailed on these metrics and add false alarms.
 - ``weights`` (default prophet 0.3, lstm 0.4, iforest 0.3) make the forecast: the weighted mean of the
   forecasting members' ``yhat``, ``yhat_lower`` and ``yhat_upper`` (members that cannot forecast, like
   ``iforest``, are left out). ``fit`` fits every member used (scoring and forecasting, each once), so a
@@ -32,8 +34,8 @@ How scores combine (``combine``), all causal because each member's score is:
 Then ``onset`` (default ``"12h"``): :func:`.postprocess.onset_scores` keeps a row's score only where it
 beats every score of the preceding ``onset`` span by ``onset_margin`` decades of tail probability (default
 0), so an anomaly raises one alert at its start rather than one per row (NAB charges every extra alert; so
-does an on-call rota). ``onset=None`` turns it off. ``spatial_tolerance`` (default off: both default members
-already apply NAB's 5% spatial check) sets any row whose value leaves the range seen so far by that fraction
+does an on-call rota). ``onset=None`` turns it off. ``spatial_tolerance`` (default off: the default member
+already applies NAB's 5% spatial check) sets any row whose value leaves the range seen so far by that fraction
 of it to 1. When every scoring member is online (:mod:`.online`), so is the ensemble: walk-forward fits it
 once (its forecast members too). The default threshold (``cv_threshold``) is the median of the training
 folds' thresholds, see :func:`.calibration.alert_threshold` for how ``sensitivity`` maps onto it.
@@ -59,7 +61,7 @@ log = logging.getLogger("promcast.models")
 #: forecast weights (the design's defaults)
 DEFAULT_WEIGHTS: dict[str, float] = {"prophet": 0.3, "lstm": 0.4, "iforest": 0.3}
 #: anomaly-score weights (measured on NAB, see the module docstring)
-DEFAULT_SCORE_WEIGHTS: dict[str, float] = {"artime": 0.5, "cad_ose": 0.5}
+DEFAULT_SCORE_WEIGHTS: dict[str, float] = {"cad_ose": 1.0}
 #: default span of the onset emphasis, and how much worse (decades of tail probability) a renewed alert must be
 DEFAULT_ONSET = "12h"
 DEFAULT_ONSET_MARGIN = 0.0
@@ -97,8 +99,8 @@ class Ensemble(Forecaster):
     max_fit_points: ClassVar[int | None] = None
     fast_params: ClassVar[dict[str, Any]] = {"fast": True}
     #: median of the standard profile's four training-fold thresholds (``promcast evaluate --nab
-    #: ../shared/data/nab --model ensemble --cv 4``: 0.6212, 0.6212, 0.5110, 0.6212), default settings
-    cv_threshold: ClassVar[float | None] = 0.6212
+    #: ../shared/data/nab --model ensemble --cv 4``: 0.7754, 0.7754, 0.7775, 0.7754), default settings
+    cv_threshold: ClassVar[float | None] = 0.7754
     #: walk-forward scoring fits no forecast member (an LSTM fit per series for nothing)
     score_only_params: ClassVar[dict[str, Any]] = {"weights": {}}
 

@@ -71,11 +71,22 @@ class RangeRebuild:
     current learner's range by more than ``margin`` times its width, a fresh learner is built on the range
     of every row seen so far (that row included), widened by ``pad`` times its width on each side, and the
     earlier rows are replayed through it; the row is then scored by the new learner. The earlier rows'
-    scores are what the old learner said (recorded already): causal. At most one rebuild per doubling of
-    the rows seen (``rows``: those the first range came from), so a trending series replays at most about
-    twice its length; an exceedance before the next rebuild is allowed is remembered and rebuilt at the
-    first allowed row.
+    scores are what the old learner said (recorded already): causal.
+
+    A rebuild replays every row so far, so they are rationed: one is allowed once the rows seen have
+    doubled since the last build (``rows``: those the first range came from; a slowly trending series
+    replays about twice its length), or as soon as the range seen so far is at least ``RANGE_GROWTH``
+    (2) times the learner's (a level shift far outside the range is learnt at once instead of being
+    clipped to the edge level until the rows double, which may never come), and never more than
+    ``MAX_REBUILDS`` (32) in all. An exceedance before a rebuild is allowed is remembered and rebuilt at
+    the first allowed row.
     """
+
+    #: the range seen so far must be this many times the learner's to rebuild before the rows double
+    RANGE_GROWTH: ClassVar[float] = 2.0
+    #: bound on the replays (each costs the rows seen so far): past it the range stays, the spatial check
+    #: still flags values leaving it
+    MAX_REBUILDS: ClassVar[int] = 32
 
     def __init__(self, factory: Callable[[float, float], Any], low: float, high: float, rows: int,
                  margin: float = 0.0, pad: float = 0.0):
@@ -95,7 +106,9 @@ class RangeRebuild:
             slack = self.margin * (self.high - self.low)
             if value > self.high + slack or value < self.low - slack:
                 self.pending = True
-        if self.pending and len(self.values) + 1 >= 2 * self.built_at:
+        if self.pending and self.rebuilds < self.MAX_REBUILDS and (
+                len(self.values) + 1 >= 2 * self.built_at
+                or self.seen_high - self.seen_low >= self.RANGE_GROWTH * (self.high - self.low)):
             self._rebuild()
         self.values.append(value)
         return self.learner.step(value)
@@ -129,8 +142,8 @@ class OnlineDetector(PromcastModel):
     """Template for online learners: subclasses implement ``_factory(y)``, a callable ``(low, high)`` making
     a learner that quantises values on that range and whose ``step(value) -> float`` returns the row's score
     in [0, 1] and then learns the row. The first learner gets the fitted history's range; with
-    ``rebuild_margin`` set (not None) it is a :class:`RangeRebuild`, rebuilt on the range seen so far when a
-    value leaves its range."""
+    ``rebuild_margin`` set (not None; the members' default is 0) it is a :class:`RangeRebuild`, rebuilt on
+    the range seen so far when a value leaves its range by more than that fraction of it."""
 
     max_fit_points: ClassVar[int | None] = 200_000
     online: ClassVar[bool] = True

@@ -26,7 +26,7 @@ def test_default_detector_alerts_at_its_cv_threshold_and_sensitivity_scales_it()
 def test_cv_threshold_only_for_the_settings_it_was_measured_with():
     from promcast.models import get_model
 
-    assert alert_threshold(get_model("ensemble")) == pytest.approx(0.6212)
+    assert alert_threshold(get_model("ensemble")) == pytest.approx(0.7754)
     other = get_model("ensemble", score_weights={"iforest": 0.5, "knn": 0.5})
     assert alert_threshold(other, 3) == pytest.approx(0.9973, abs=1e-4)
     assert alert_threshold(get_model("cad_ose")) == pytest.approx(get_model_class("cad_ose").cv_threshold)

@@ -48,10 +48,10 @@ def test_combination_is_monotone_in_each_member():
 # ---- fitting and members ---------------------------------------------------------------------------
 def test_default_members_and_weights():
     assert DEFAULT_WEIGHTS == {"prophet": 0.3, "lstm": 0.4, "iforest": 0.3}
-    assert DEFAULT_SCORE_WEIGHTS == {"artime": 0.5, "cad_ose": 0.5}
+    assert DEFAULT_SCORE_WEIGHTS == {"cad_ose": 1.0}
     model = get_model("ensemble", fast=True).fit(daily_series(days=3))
     # fit fits every member used, scoring and forecasting; iforest does not forecast, so it is not fitted
-    assert set(model.members_) == {"prophet", "lstm", "artime", "cad_ose"}
+    assert set(model.members_) == {"prophet", "lstm", "cad_ose"}
     assert model.online, "an ensemble of online members is online"
     assert not get_model("ensemble", score_weights={"iforest": 1, "artime": 1}).online
     assert model.score_weights_ == pytest.approx(DEFAULT_SCORE_WEIGHTS)
@@ -206,7 +206,7 @@ def test_walk_forward_scores_with_a_scoring_only_ensemble():
 def test_serialisation_stores_members_natively_and_round_trips():
     model = get_model("ensemble", weights={"lstm": 0.5, "iforest": 0.3, "mad": 0.2}).fit(daily_series(days=3))
     state = model._dump_state()
-    assert set(state["members_"]) == {"lstm", "mad", "artime", "cad_ose"}
+    assert set(state["members_"]) == {"lstm", "mad", "cad_ose"}
     assert all(isinstance(v, bytes) for v in state["members_"].values())
     restored = load_model(model.to_bytes())
     assert restored.weights_ == model.weights_
