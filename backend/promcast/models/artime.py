@@ -23,8 +23,9 @@ How it works, per the author's description of the NAB entry:
 Every constant is the published one. Deviations for causality (NAB gives each detector the whole file's
 min, max and length): the value range is the one seen so far (the learner starts on the fitted history's
 range and is rebuilt on the range of every row seen, earlier rows replayed, when a value leaves it:
-``rebuild_margin`` 0, :class:`.online.RangeRebuild`; ``None`` keeps the fitted range and clips levels to
-[0, ``levels``]; chosen by CV: 67.1 with it against 65.7 without), the spatial check (:mod:`.online`)
+``rebuild_margin`` 0, :class:`.online.RangeRebuild`, which rations the rebuilds: a small exit waits until
+the rows seen double, one that doubles the range is learnt at once; ``None`` keeps the fitted range and
+clips levels to [0, ``levels``]; chosen by CV: 67.1 with it against 65.7 without), the spatial check (:mod:`.online`)
 flags values beyond the range seen so far, and the probation is the fitted history (at most 750 rows):
 fit on the rows the service or walk-forward has, then run online.
 """

@@ -7,13 +7,16 @@ history returns that recorded score (what the learner said then, not a second lo
 already learnt), and rows after it continue a copy of the learner from the end of the history.
 
 The spatial check (:class:`SpatialCheck`) is the one Numenta added to HTM for NAB: a value beyond the
-range seen so far by more than ``tolerance`` of that range scores 1. Learners that quantise values on a
-range fixed at fit time cannot see how far out a new value is; this check can.
+range seen so far by more than ``tolerance`` of that range scores 1. A learner quantises values on a range,
+so a value beyond it lands in the edge level however far out it is; this check sees how far. The learners'
+range itself follows the values seen (:class:`RangeRebuild`, the members' default), rebuilt as rationed there:
+between rebuilds, values outside it still land in the edge level.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -77,16 +80,21 @@ class RangeRebuild:
     doubled since the last build (``rows``: those the first range came from; a slowly trending series
     replays about twice its length), or as soon as the range seen so far is at least ``RANGE_GROWTH``
     (2) times the learner's (a level shift far outside the range is learnt at once instead of being
-    clipped to the edge level until the rows double, which may never come), and never more than
-    ``MAX_REBUILDS`` (32) in all. An exceedance before a rebuild is allowed is remembered and rebuilt at
-    the first allowed row.
+    clipped to the edge level until the rows double, which may never come; a zero-width range, e.g. a
+    flat first day, counts as doubled by any exit), and only while the rows replayed in all stay within
+    ``REPLAY_BUDGET`` (4) times the rows seen: whatever the series, a learner does at most 5 steps per
+    row (4 replayed, 1 learnt), so a metric flat for 5,000 rows that then grows costs 4 replays, not one
+    per row. An exceedance before a rebuild is allowed is remembered and rebuilt at the first allowed
+    row. The rows seen are kept for the replays (8 bytes each).
     """
 
     #: the range seen so far must be this many times the learner's to rebuild before the rows double
     RANGE_GROWTH: ClassVar[float] = 2.0
-    #: bound on the replays (each costs the rows seen so far): past it the range stays, the spatial check
-    #: still flags values leaving it
-    MAX_REBUILDS: ClassVar[int] = 32
+    #: rows replayed in all, at most this many times the rows seen (past it the range waits; the spatial
+    #: check still flags values leaving it)
+    REPLAY_BUDGET: ClassVar[float] = 4.0
+    #: rows replayed so far (a class default for learners stored before it was counted)
+    replayed: int = 0
 
     def __init__(self, factory: Callable[[float, float], Any], low: float, high: float, rows: int,
                  margin: float = 0.0, pad: float = 0.0):
@@ -99,6 +107,7 @@ class RangeRebuild:
         self.values: list[float] = []
         self.pending = False
         self.rebuilds = 0
+        self.replayed = 0
 
     def step(self, value: float) -> float:
         if np.isfinite(value):
@@ -106,8 +115,9 @@ class RangeRebuild:
             slack = self.margin * (self.high - self.low)
             if value > self.high + slack or value < self.low - slack:
                 self.pending = True
-        if self.pending and self.rebuilds < self.MAX_REBUILDS and (
-                len(self.values) + 1 >= 2 * self.built_at
+        seen = len(self.values)
+        if self.pending and self.replayed + seen <= self.REPLAY_BUDGET * (seen + 1) and (
+                seen + 1 >= 2 * self.built_at
                 or self.seen_high - self.seen_low >= self.RANGE_GROWTH * (self.high - self.low)):
             self._rebuild()
         self.values.append(value)
@@ -123,6 +133,7 @@ class RangeRebuild:
         self.built_at = len(self.values) + 1
         self.pending = False
         self.rebuilds += 1
+        self.replayed += len(self.values)
 
 
 def check_tolerance(value, what: str) -> float | None:
@@ -152,6 +163,13 @@ class OnlineDetector(PromcastModel):
     fallback: ClassVar[str | None] = "mad"
     #: hyper-parameter holding the spatial tolerance (None: no spatial check)
     spatial_param: ClassVar[str] = "spatial_tolerance"
+
+    def cv_threshold_applies(self) -> bool:
+        """``cv_threshold`` was measured with every hyper-parameter at its default (e.g. not with
+        ``rebuild_margin=None``, whose scores are distributed differently)."""
+        defaults = {name: param.default for name, param in inspect.signature(type(self).__init__).parameters.items()
+                    if name != "self"}
+        return self.get_params(deep=False) == defaults
 
     def _factory(self, y: pd.Series) -> Callable[[float, float], Any]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -30,3 +30,27 @@ def test_cv_threshold_only_for_the_settings_it_was_measured_with():
     other = get_model("ensemble", score_weights={"iforest": 0.5, "knn": 0.5})
     assert alert_threshold(other, 3) == pytest.approx(0.9973, abs=1e-4)
     assert alert_threshold(get_model("cad_ose")) == pytest.approx(get_model_class("cad_ose").cv_threshold)
+
+
+def test_cv_threshold_only_with_the_members_and_range_handling_it_was_measured_with():
+    """A member with its range kept (``rebuild_margin=None``) was not cross-validated at ``cv_threshold``,
+    and neither was an ensemble fitted with other members (e.g. stored by an earlier version whose default
+    members were artime and cad_ose): both fall back to the Gaussian threshold."""
+    import numpy as np
+    import pandas as pd
+
+    from promcast.models import get_model
+
+    assert alert_threshold(get_model("cad_ose", rebuild_margin=None), 3) == pytest.approx(0.9973, abs=1e-4)
+    assert alert_threshold(get_model("artime", rebuild_margin=0)) == pytest.approx(get_model_class("artime").cv_threshold)
+    index = pd.date_range("2024-01-01", periods=600, freq="5min", tz="UTC")
+    y = pd.Series(10 + np.sin(np.arange(600) / 20) + np.random.default_rng(0).normal(0, 0.1, 600), index=index)
+    fitted = get_model("ensemble", weights={}).fit(y)
+    assert alert_threshold(fitted) == pytest.approx(0.7754)
+    old = get_model("ensemble", weights={}).fit(y)
+    old.members_["artime"] = get_model("artime").fit(y)
+    old.score_weights_ = {"artime": 0.5, "cad_ose": 0.5}  # what an earlier version's default stored
+    assert alert_threshold(old, 3) == pytest.approx(0.9973, abs=1e-4)
+    kept = get_model("ensemble", weights={}).fit(y)
+    kept.members_["cad_ose"] = get_model("cad_ose", rebuild_margin=None).fit(y)
+    assert alert_threshold(kept, 3) == pytest.approx(0.9973, abs=1e-4)
