@@ -350,13 +350,15 @@ def _cmd_forecast(args) -> int:
     from .durations import parse_duration
     from .forecasting import forecast_histories, report_failures
     from .models.registry import get_model_class
+    from .service.fitting import model_extra_params
 
     settings = _settings(args, **{"prometheus.url": args.prometheus_url})
     horizon = parse_duration(args.horizon, what="--horizon")
     interval = _interval(args.interval)
     get_model_class(args.model)
     histories = _require_histories(load_histories(args, settings), args)
-    result = forecast_histories(histories, args.model, horizon, interval)
+    result = forecast_histories(histories, args.model, horizon, interval,
+                                **model_extra_params(args.model, settings.models))
     result.raise_if_all_failed("forecast")
     report_failures(result)
     several = len(result.items) > 1
@@ -379,13 +381,15 @@ def _cmd_detect(args) -> int:
     from .durations import parse_duration
     from .forecasting import detect_histories, report_failures
     from .models.calibration import alert_threshold
-    from .models.registry import get_model_class
+    from .models.registry import get_model
+    from .service.fitting import model_extra_params
 
     settings = _settings(args, **{"prometheus.url": args.prometheus_url})
     parse_duration(args.refit_every, what="--refit-every")
-    get_model_class(args.model)
+    params = model_extra_params(args.model, settings.models, forecast=False)
+    model = get_model(args.model, **params)  # names and weights checked before any fetch
     histories = _require_histories(load_histories(args, settings), args)
-    result = detect_histories(histories, args.model, refit_every=args.refit_every)
+    result = detect_histories(histories, args.model, refit_every=args.refit_every, **params)
     result.raise_if_all_failed("detect")
     report_failures(result)
     several = len(result.items) > 1
@@ -400,7 +404,7 @@ def _cmd_detect(args) -> int:
         from .plots import plot_anomalies
 
         plot_anomalies([(i.history.legend, i.history.values, i.scores) for i in result.items], args.plot,
-                       threshold=alert_threshold(get_model_class(args.model)),
+                       threshold=alert_threshold(model),
                        title=f"{args.model} anomaly scores (walk-forward)")
     return 1 if result.failures else 0
 

@@ -57,6 +57,8 @@ class CacheSettings:
 class ModelSettings:
     default: str = "auto"
     ensemble_weights: dict = field(default_factory=lambda: {"prophet": 0.3, "lstm": 0.4, "iforest": 0.3})
+    #: the ensemble's anomaly-score members; None: the one chosen under cross-validation (cad_ose)
+    ensemble_score_weights: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,10 @@ def _weights(value: Any) -> dict:
     return weights
 
 
+def _optional_weights(value: Any) -> dict | None:
+    return None if value is None or value == "" or value == {} else _weights(value)
+
+
 def _model_name(value: Any) -> str:
     from .models.registry import model_names
 
@@ -312,6 +318,8 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "cache.max_megabytes": (_positive_int, "a positive number of megabytes"),
     "models.default": (_model_name, "a registered model name (see `promcast forecast --help`)"),
     "models.ensemble_weights": (_weights, "a mapping of model names to non-negative weights, e.g. {prophet: 0.3, lstm: 0.4, iforest: 0.3}"),
+    "models.ensemble_score_weights": (_optional_weights, "a mapping of model names to non-negative weights, e.g. "
+                                      "{artime: 0.5, cad_ose: 0.5}, or null for the cross-validated default (cad_ose)"),
     "exported.spec": (_optional_text, "a RuleSpec YAML file whose anomaly_band targets with mode: exported "
                       "promcast serves on /exported/metrics"),
     "executor.kind": (_executor_kind, "local (a process pool sized to the cores) or dask"),

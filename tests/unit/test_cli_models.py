@@ -45,6 +45,24 @@ def test_detect_one_row_per_input_row(daily_csv, tmp_path):
     assert frame["anomaly_score"].iloc[900] == frame["anomaly_score"].max()
 
 
+def test_detect_uses_the_configured_ensemble_score_members(daily_csv, tmp_path):
+    """``models.ensemble_score_weights`` changes what ``detect --model ensemble`` scores with: the same
+    scores as the ensemble given those members directly, not the default's."""
+    from promcast.models.walkforward import walk_forward_scores
+
+    out = tmp_path / "d.csv"
+    result = run_cli("detect", "--input", str(daily_csv), "--model", "ensemble", "--output", str(out),
+                     env={"PROMCAST_MODELS_ENSEMBLE_SCORE_WEIGHTS": '{"mad": 1}'})
+    assert result.returncode == 0, result.stderr
+    scores = pd.read_csv(out)["anomaly_score"].to_numpy()
+    values = pd.read_csv(daily_csv, parse_dates=["timestamp"]).set_index("timestamp")["value"]
+    values.index = values.index.tz_localize("UTC")
+    expected = walk_forward_scores("ensemble", values, params={"score_weights": {"mad": 1.0}}).to_numpy()
+    default = walk_forward_scores("ensemble", values).to_numpy()
+    np.testing.assert_allclose(scores, expected, atol=1e-6)
+    assert not np.allclose(scores, default, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "content, needles",
     [

@@ -85,3 +85,25 @@ def test_every_setting_has_env_name():
     rows = describe_settings()
     assert ("prometheus.url", "PROMCAST_PROMETHEUS_URL") in [(k, e) for k, e, _ in rows]
     assert env_name("cache.refit_interval") == "PROMCAST_CACHE_REFIT_INTERVAL"
+
+
+def test_ensemble_score_weights_default_file_env_and_errors(tmp_path):
+    """``models.ensemble_score_weights``: None (the cross-validated default) unless set; a file mapping, an
+    env JSON or ``k=v`` pairs; unknown members and negative weights are refused naming the key."""
+    from promcast.service.fitting import model_extra_params
+
+    default = load_settings(environ={}).models
+    assert default.ensemble_score_weights is None
+    assert model_extra_params("ensemble", default) == {"weights": {"prophet": 0.3, "lstm": 0.4, "iforest": 0.3}}
+    assert model_extra_params("ensemble", default, forecast=False) == {}
+    path = write(tmp_path, "models: {ensemble_score_weights: {artime: 0.5, cad_ose: 0.5}}\n")
+    models = load_settings(path, environ={}).models
+    assert models.ensemble_score_weights == {"artime": 0.5, "cad_ose": 0.5}
+    assert model_extra_params("ensemble", models, forecast=False) == {"score_weights": {"artime": 0.5, "cad_ose": 0.5}}
+    assert model_extra_params("mad", models) == {}
+    env = load_settings(path, environ={"PROMCAST_MODELS_ENSEMBLE_SCORE_WEIGHTS": "iforest=1,knn=1"}).models
+    assert env.ensemble_score_weights == {"iforest": 1.0, "knn": 1.0}
+    for bad in ("{nope: 1}", "{cad_ose: -1}"):
+        with pytest.raises(ConfigError) as err:
+            load_settings(write(tmp_path, f"models: {{ensemble_score_weights: {bad}}}\n"), environ={})
+        assert "models.ensemble_score_weights" in str(err.value) and "cad_ose" in str(err.value)

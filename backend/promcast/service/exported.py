@@ -124,7 +124,7 @@ class ExportedForecasts:
         """``(labels, value)`` of the target's gauges; a failing series is counted and left out."""
         now = self.now()
         at = floor_time(now, target.step)
-        extra = model_extra_params(target.model.name, self.settings.models.ensemble_weights)
+        extra = model_extra_params(target.model.name, self.settings.models)
         models = SeriesModels(self.source, self.cache, target.expr, target.model, now, "live", extra)
         index = pd.DatetimeIndex([at])
         out: list[tuple[dict[str, str], float]] = []

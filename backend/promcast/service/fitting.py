@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import pandas as pd
 
@@ -21,6 +21,9 @@ from ..models import fit_with_fallback, get_model_class
 from ..sources.base import History, Source, format_labels
 from .cache import CacheEntry, ModelCache
 from .timegrid import floor_time, nice_step
+
+if TYPE_CHECKING:
+    from ..config import ModelSettings
 
 #: points of history a fit asks the source for (models average longer histories further themselves)
 FIT_POINTS = 5000
@@ -115,11 +118,16 @@ class SeriesModels:
         return history
 
 
-def model_extra_params(name: str, ensemble_weights: Mapping[str, float]) -> dict[str, Any]:
-    """Settings-driven hyper-parameters: the ensemble's weights from ``models.ensemble_weights``."""
+def model_extra_params(name: str, models: ModelSettings, *, forecast: bool = True) -> dict[str, Any]:
+    """Settings-driven hyper-parameters: the ensemble's forecast weights from ``models.ensemble_weights``
+    (unless ``forecast`` is False: walk-forward scoring fits no forecast member) and, when set, its
+    anomaly-score weights from ``models.ensemble_score_weights``."""
     if name != "ensemble":
         return {}
     import inspect
 
     accepted = inspect.signature(get_model_class(name).__init__).parameters
-    return {"weights": dict(ensemble_weights)} if "weights" in accepted else {}
+    out: dict[str, Any] = {"weights": dict(models.ensemble_weights)} if forecast and "weights" in accepted else {}
+    if models.ensemble_score_weights is not None and "score_weights" in accepted:
+        out["score_weights"] = dict(models.ensemble_score_weights)
+    return out

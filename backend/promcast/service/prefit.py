@@ -98,7 +98,7 @@ class Prefitter:
             try:
                 found = plan(SourceSpec.for_source(self.source, self.settings.prometheus), self.source, expr, spec.name,
                              dict(spec.params), end - spec.history, end, step,
-                             extra_params=model_extra_params(spec.name, self.settings.models.ensemble_weights))
+                             extra_params=model_extra_params(spec.name, self.settings.models))
             except PromcastError as exc:
                 report.failures.append(f"{expr}: {exc}")
                 continue

@@ -217,3 +217,21 @@ def test_extreme_sensitivities_still_give_a_band(client, sensitivity):
     assert response.status_code == 200
     lower, upper = points(frames[1]), points(frames[2])
     assert len(lower) and (lower[:, 0] <= upper[:, 0]).all()
+
+
+def test_anomaly_panels_use_the_configured_ensemble_score_members(make_client, demo):
+    """``models.ensemble_score_weights`` reaches the ensembles the service fits: naming the default member
+    explicitly gives the default's scores, another member gives other scores."""
+    spike = next(a for a in demo.anomalies if a.kind == "spike" and a.start > NOW - pd.Timedelta("2D"))
+    body = query_request([target("A", "anomalies", {"expr": f'node_cpu_utilisation{{instance="{spike.labels["instance"]}"}}',
+                                                    "history": "3d", "model": "ensemble"}, as_string=False)],
+                         max_points=500, interval_ms=60_000)
+
+    def scores(**env):
+        response, frames = post(make_client(models_ensemble_weights='{"mad": 1}', **env), body)
+        assert response.status_code == 200, frames
+        return points(frames[-1])[:, 0]
+
+    default = scores()
+    np.testing.assert_array_equal(scores(models_ensemble_score_weights='{"cad_ose": 1}'), default)
+    assert not np.array_equal(scores(models_ensemble_score_weights='{"mad": 1}'), default)

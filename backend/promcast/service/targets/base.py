@@ -118,7 +118,7 @@ class QueryContext:
         else:
             end = floor_time(self.request.end, spec.fit_step)
             end_key = end.value
-        extra = model_extra_params(spec.name, self.settings.models.ensemble_weights)
+        extra = model_extra_params(spec.name, self.settings.models)
         return SeriesModels(self.source, self.cache, expr, spec, end, end_key, extra)
 
 
