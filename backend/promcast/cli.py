@@ -636,6 +636,7 @@ def _cmd_fit(args) -> int:
     from .batchfit import plan, run_fits
     from .durations import parse_duration
     from .executors import make_executor
+    from .service.fitting import model_extra_params
     from .store import ModelStore
 
     if not args.expr:
@@ -654,7 +655,9 @@ def _cmd_fit(args) -> int:
     source = spec.open()
     end = _history_end(args, source)
     try:
-        tasks = plan(spec, source, args.expr, args.model, {}, end - history, end, step)
+        # the settings' ensemble weights, as the service's pre-fits use (store keys leave them out)
+        tasks = plan(spec, source, args.expr, args.model, {}, end - history, end, step,
+                     extra_params=model_extra_params(args.model, settings.models))
     finally:
         source.close()
     with make_executor(kind, scheduler) as executor:

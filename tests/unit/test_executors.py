@@ -187,3 +187,20 @@ def test_cli_fit_user_errors_are_one_line(tmp_path):
                                   "--store", str(tmp_path)), "matched no series")
     assert_one_line_error(run_cli("fit", "--source", "demo", "--expr", EXPR, "--model", "mad",
                                   "--scheduler", "tcp://127.0.0.1:8786"), "--executor dask")
+
+
+def test_cli_fit_uses_the_settings_ensemble_weights_like_the_service(tmp_path):
+    """``promcast fit --model ensemble`` fits with ``models.ensemble_weights`` and
+    ``models.ensemble_score_weights``, as the service's pre-fits do (store keys leave them out, so a stored
+    fit must already be the one the service would make)."""
+    from promcast.store import ModelStore
+
+    result = run_cli("fit", "--source", "demo", "--expr", EXPR, "--model", "ensemble", "--history", "2d",
+                     "--end", END.isoformat(), "--store", str(tmp_path / "store"),
+                     env={"PROMCAST_DEMO_NOW": NOW.isoformat(), "PROMCAST_MODELS_ENSEMBLE_WEIGHTS": '{"mad": 1}',
+                          "PROMCAST_MODELS_ENSEMBLE_SCORE_WEIGHTS": '{"mad": 1}'})
+    assert result.returncode == 0, result.stderr
+    store = ModelStore(tmp_path / "store")
+    for key in store.entries():
+        model = store.load(key)
+        assert model.weights_ == {"mad": 1.0} and model.score_weights_ == {"mad": 1.0}
