@@ -180,19 +180,23 @@ def test_rebuild_keeps_earlier_scores_and_fires_once(name):
     np.testing.assert_array_equal(from_start[FIT + at:], rebuilt[at:])
 
 
+class _Counting:
+    """A learner that records its range and counts the steps every instance took (the replay work)."""
+
+    steps = 0
+
+    def __init__(self, low, high):
+        self.range = (low, high)
+
+    def step(self, value):
+        _Counting.steps += 1
+        return 0.0
+
+
 def test_rebuild_waits_for_the_rows_seen_to_double():
     """At most one rebuild per doubling of the rows seen: an earlier exceedance waits for the next
     allowed row, and a padded rebuild widens the range by ``pad`` of the span each side."""
-    ranges = []
-
-    class Learner:
-        def __init__(self, low, high):
-            ranges.append((low, high))
-
-        def step(self, value):
-            return 0.0
-
-    wrapper = RangeRebuild(Learner, 0.0, 1.0, rows=10, margin=0.05, pad=0.2)
+    wrapper = RangeRebuild(_Counting, 0.0, 1.0, rows=10, margin=0.05, pad=0.2)
     for v in [0.5] * 10:
         wrapper.step(v)
     wrapper.step(1.04)  # within the margin: nothing
@@ -204,45 +208,23 @@ def test_rebuild_waits_for_the_rows_seen_to_double():
     assert wrapper.rebuilds == 0
     wrapper.step(0.5)  # row 20: rebuilt on [0.5, 2.0] padded by 0.2 * 1.5
     assert wrapper.rebuilds == 1 and not wrapper.pending
-    assert ranges[-1] == pytest.approx((0.5 - 0.3, 2.0 + 0.3))
+    assert wrapper.learner.range == pytest.approx((0.5 - 0.3, 2.0 + 0.3))
 
 
 def test_rebuild_at_once_when_the_range_at_least_doubles():
     """A level shift far outside the learner's range is learnt at once, not clipped to the edge level
     until the rows seen double (which may never come): the range seen so far reaching twice the
     learner's allows a rebuild before the doubling."""
-    ranges = []
-
-    class Learner:
-        def __init__(self, low, high):
-            ranges.append((low, high))
-
-        def step(self, value):
-            return 0.0
-
-    wrapper = RangeRebuild(Learner, 0.0, 1.0, rows=10, margin=0.0)
+    wrapper = RangeRebuild(_Counting, 0.0, 1.0, rows=10, margin=0.0)
     for v in [0.5] * 10:
         wrapper.step(v)
     wrapper.step(1.5)  # range seen [0.5, 1.5]: once the learner's width, waits for row 20
     assert wrapper.pending and wrapper.rebuilds == 0
     wrapper.step(2.6)  # range seen [0.5, 2.6]: 2.1 times the learner's width, rebuilt now (row 12)
     assert wrapper.rebuilds == 1 and not wrapper.pending
-    assert ranges[-1] == (0.5, 2.6)
+    assert wrapper.learner.range == (0.5, 2.6)
     wrapper.step(3.0)  # [0.5, 3.0] is 1.19 times [0.5, 2.6]: waits for the rows to double again
     assert wrapper.pending and wrapper.rebuilds == 1
-
-
-class _Counting:
-    """A learner that counts the steps every instance took (the replay work)."""
-
-    steps = 0
-
-    def __init__(self, low, high):
-        self.range = (low, high)
-
-    def step(self, value):
-        _Counting.steps += 1
-        return 0.0
 
 
 def test_rebuild_at_exactly_twice_the_range_and_from_a_zero_width_range():
