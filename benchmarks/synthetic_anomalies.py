@@ -48,6 +48,8 @@ DETECTORS = {
     "iforest + knn (the default before that)": ("ensemble", {
         "score_weights": {"iforest": 0.5, "knn": 0.5}, "onset": "1d", "onset_margin": 0.2}),
     "mad": ("mad", {}),
+    "cad_ose, first day's range kept": ("cad_ose", {"rebuild_margin": None}),
+    "artime, first day's range kept": ("artime", {"rebuild_margin": None}),
 }
 
 
