@@ -4,7 +4,7 @@
 
 ``promcast evaluate --cv 4`` deals the sorted files round-robin into 4 folds: one split. Here the files are dealt
 into 4 folds by ``--splits`` random permutations (fixed seed), and for each split every fold's threshold is chosen
-on the other three folds and applied to it, as in :func:`promcast.evaluation.cv.cross_validate`; the table gives
+on the other three folds and applied to it (:func:`promcast.evaluation.cv.cross_validate` with those folds); the table gives
 the spread of the normalised held-out scores. Detectors: the default ``ensemble``, ``artime``, and the previous
 default (artime + cad_ose on the first day's range, p-value, 12h onset). Nothing here chooses a setting.
 """
@@ -19,37 +19,20 @@ import numpy as np
 
 from _common import REPO, print_table
 
+from promcast.models.ensemble import PAIR_SCORE_SETTINGS
+
 DETECTORS = {
     "ensemble (default)": ("ensemble", {}),
     "artime": ("artime", {}),
-    "previous default ensemble": ("ensemble", {
-        "score_weights": {"artime": 0.5, "cad_ose": 0.5},
-        "member_params": {"artime": {"rebuild_margin": None}, "cad_ose": {"rebuild_margin": None}}}),
+    "previous default ensemble": ("ensemble", PAIR_SCORE_SETTINGS),
 }
 SEED = 20261202
-
-
-def held_out_scores(prepared: dict, windows: dict, splits: list[np.ndarray], folds: int) -> np.ndarray:
-    """Normalised held-out NAB score (standard profile) of each split."""
-    from promcast.evaluation import nab
-
-    paths = sorted(windows)
-    out = []
-    for fold_of in splits:
-        fold = dict(zip(paths, fold_of))
-        total = nab.RawScore(0.0, 0.0, 0.0)
-        for k in range(folds):
-            train = [p for p in paths if fold[p] != k]
-            test = [p for p in paths if fold[p] == k]
-            best = nab.optimise([prepared[p] for p in train])
-            total = total + nab.raw_at_threshold([prepared[p] for p in test], best.threshold)
-        out.append(total.normalized)
-    return np.array(out)
 
 
 def main() -> None:
     from promcast.evaluation import nab
     from promcast.evaluation.corpus import load_corpus, windows_by_path
+    from promcast.evaluation.cv import cross_validate
     from promcast.evaluation.runner import detect_corpus
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -63,14 +46,16 @@ def main() -> None:
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED)
-    splits = [rng.permutation(len(windows)) % args.folds for _ in range(args.splits)]
+    paths = sorted(windows)
+    splits = [rng.permutation(len(paths)) % args.folds for _ in range(args.splits)]
     rows = []
     for number, (label, (model, params)) in enumerate(DETECTORS.items()):
         path = cache / f"{number}.pkl"
         if not path.exists():
             path.write_bytes(pickle.dumps(detect_corpus(model, files, **params)[0]))
         scores = pickle.loads(path.read_bytes())
-        cv = held_out_scores(nab.prepare(scores, windows), windows, splits, args.folds)
+        cv = np.array([cross_validate({label: scores}, windows, args.folds, folds=dict(zip(paths, split))).normalized
+                       for split in splits])
         in_sample = nab.score_corpus(scores, windows).normalized
         rows.append([label, f"{in_sample:.1f}", f"{cv.mean():.1f}", f"{cv.std():.1f}", f"{cv.min():.1f}",
                      f"{np.percentile(cv, 10):.1f}", f"{np.median(cv):.1f}", f"{cv.max():.1f}"])

@@ -31,6 +31,8 @@ import pandas as pd
 
 from _common import print_table
 
+from promcast.models.ensemble import PAIR_SCORE_SETTINGS, PREVIOUS_SCORE_SETTINGS
+
 SEED = 20261202
 ROWS = 4032
 STEP = pd.Timedelta(minutes=5)
@@ -42,11 +44,8 @@ DETECTORS = {
     "ensemble (default)": ("ensemble", {}),
     "cad_ose": ("cad_ose", {}),
     "artime": ("artime", {}),
-    "previous default ensemble": ("ensemble", {
-        "score_weights": {"artime": 0.5, "cad_ose": 0.5},
-        "member_params": {"artime": {"rebuild_margin": None}, "cad_ose": {"rebuild_margin": None}}}),
-    "iforest + knn (the default before that)": ("ensemble", {
-        "score_weights": {"iforest": 0.5, "knn": 0.5}, "onset": "1d", "onset_margin": 0.2}),
+    "previous default ensemble": ("ensemble", PAIR_SCORE_SETTINGS),
+    "iforest + knn (the default before that)": ("ensemble", PREVIOUS_SCORE_SETTINGS),
     "mad": ("mad", {}),
     "cad_ose, first day's range kept": ("cad_ose", {"rebuild_margin": None}),
     "artime, first day's range kept": ("artime", {"rebuild_margin": None}),

@@ -117,3 +117,19 @@ def test_candidate_ensembles_are_built_from_member_scores():
     values["f0.csv"].iloc[100] = 5.0
     spatial = build(Candidate((("a", 1.0),), "max", spatial_tolerance=0.05), members, values, {"f0.csv": 50})["f0.csv"]
     assert spatial.iloc[:50].eq(0).all() and spatial.iloc[100] == 1.0 and spatial.iloc[120] == 0.5
+
+
+def test_an_explicit_split_replaces_the_deterministic_one():
+    """``folds`` (file -> fold) is used as given: the deterministic split passed explicitly scores the same,
+    and another split holds out the files it names."""
+    windows = corpus()
+    windows["f4.csv"] = []
+    scores = {p: file_scores({100: 0.9}) for p in windows}
+    scores["f4.csv"] = file_scores({150: 0.95})
+    paths = sorted(windows)
+    default = cv.cross_validate({"d": scores}, windows, k=2)
+    same = cv.cross_validate({"d": scores}, windows, k=2, folds=cv.assign_folds(paths, 2))
+    assert same.normalized == default.normalized and [f.files for f in same.folds] == [f.files for f in default.folds]
+    other = {p: int(i < 2) for i, p in enumerate(paths)}
+    split = cv.cross_validate({"d": scores}, windows, k=2, folds=other)
+    assert [f.files for f in split.folds] == [tuple(paths[2:]), tuple(paths[:2])]

@@ -69,15 +69,17 @@ class CvResult:
 
 
 def cross_validate(candidates: Mapping[str, Mapping[str, pd.Series]], windows: Mapping[str, Sequence[tuple]],
-                   k: int = DEFAULT_FOLDS, profile: str = "standard") -> CvResult:
+                   k: int = DEFAULT_FOLDS, profile: str = "standard",
+                   folds: Mapping[str, int] | None = None) -> CvResult:
     """Held-out NAB score of choosing among ``candidates`` (name -> scores by file) by training score.
 
     With one candidate only the threshold is chosen on the training folds. Ties between candidates go
-    to the earlier one (list the default first).
+    to the earlier one (list the default first). ``folds`` (file -> fold number below ``k``) replaces the
+    deterministic split, e.g. to see how much the score depends on it.
     """
     if not candidates:
         raise InputError("cross-validation needs at least one candidate detector")
-    folds = assign_folds(list(windows), k)
+    folds = assign_folds(list(windows), k) if folds is None else dict(folds)
     prepared = {name: nab.prepare(scores, windows) for name, scores in candidates.items()}
     results = []
     for fold in range(k):

@@ -2,18 +2,18 @@
 
 Two sets of members with weights, each renormalised over the members that could be fitted:
 
-- ``score_weights`` (default cad_ose 1.0) make the anomaly score. Chosen under grouped 4-fold
-  cross-validation over the 28 NAB files (``benchmarks/ensemble_selection.py``, a grid of 19 candidates:
-  the previous iforest + knn default, artime and cad_ose alone (onset none/12h/1d) and together with
-  max/mean/p-value combines and onset spans none/12h/1d, 1:2 and 2:1 mean weights, artime + cad_ose + knn
-  max; the p-value and weighted candidates were added after a first look at a 12-candidate grid, the
-  lone members' onsets after the range rebuild, so the nested score below is optimistic): cad_ose alone (its value range rebuilt on
-  exceedance, :class:`.online.RangeRebuild`) with a 12h onset scores best on all files (standard 73.6
-  in-sample, 72.8 with the threshold chosen on training folds); adding artime, by any combine, loses
-  4 to 5 points of CV. Choosing among the candidates inside the folds (nested) scores 67.8: what the
-  selection procedure is worth on unseen files. iforest + knn (``PREVIOUS_SCORE_SETTINGS``) scores 66.8
-  in-sample, 64.0 CV. Forecasters are not detection members by default: their one-step residuals are
-  heavy-tailed on these metrics and add false alarms.
+- ``score_weights`` (default cad_ose 1.0) make the anomaly score. Chosen under grouped 4-fold cross-validation
+  over the 28 NAB files (``benchmarks/ensemble_selection.py``, a grid of 19 candidates: the previous iforest +
+  knn default, artime and cad_ose alone (onset none/12h/1d) and together with max/mean/p-value combines and
+  onset spans none/12h/1d, 1:2 and 2:1 mean weights, artime + cad_ose + knn max; the p-value and weighted
+  candidates were added after a first look at a 12-candidate grid, the lone members' onsets after the range
+  rebuild, so the nested score below is optimistic): cad_ose alone (its value range rebuilt on exceedance,
+  :class:`.online.RangeRebuild`) with a 12h onset scores best on all files (standard 73.6 in-sample, 72.8 with
+  the threshold chosen on training folds); adding artime, by any combine, loses 4 to 5 points of CV. Choosing
+  among the candidates inside the folds (nested) scores 67.8: what the selection procedure is worth on unseen
+  files. iforest + knn (``PREVIOUS_SCORE_SETTINGS``) scores 66.8 in-sample, 64.0 CV; artime + cad_ose on the
+  first day's range (``PAIR_SCORE_SETTINGS``) 69.7, 67.8. Forecasters are not detection members by default:
+  their one-step residuals are heavy-tailed on these metrics and add false alarms.
 - ``weights`` (default prophet 0.3, lstm 0.4, iforest 0.3) make the forecast: the weighted mean of the
   forecasting members' ``yhat``, ``yhat_lower`` and ``yhat_upper`` (members that cannot forecast, like
   ``iforest``, are left out). ``fit`` fits every member used (scoring and forecasting, each once), so a
@@ -67,6 +67,9 @@ DEFAULT_ONSET = "12h"
 DEFAULT_ONSET_MARGIN = 0.0
 #: the previous default, kept for reference: iforest + knn with a 1-day onset and margin 0.2
 PREVIOUS_SCORE_SETTINGS = {"score_weights": {"iforest": 0.5, "knn": 0.5}, "onset": "1d", "onset_margin": 0.2}
+#: the default after it, kept for reference: artime + cad_ose on the first day's range (no rebuild)
+PAIR_SCORE_SETTINGS = {"score_weights": {"artime": 0.5, "cad_ose": 0.5},
+                       "member_params": {"artime": {"rebuild_margin": None}, "cad_ose": {"rebuild_margin": None}}}
 COMBINE_METHODS = ("mean", "pvalue", "max")
 #: spatial check on the combined score (None: off)
 DEFAULT_SPATIAL: float | None = None
