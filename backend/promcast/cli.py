@@ -387,7 +387,7 @@ def _cmd_detect(args) -> int:
     settings = _settings(args, **{"prometheus.url": args.prometheus_url})
     parse_duration(args.refit_every, what="--refit-every")
     params = model_extra_params(args.model, settings.models, forecast=False)
-    model = get_model(args.model, **params)  # names and weights checked before any fetch
+    model = get_model(args.model, **params)  # an unknown model fails before any fetch (weights: in the settings)
     histories = _require_histories(load_histories(args, settings), args)
     result = detect_histories(histories, args.model, refit_every=args.refit_every, **params)
     result.raise_if_all_failed("detect")

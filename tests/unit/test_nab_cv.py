@@ -133,3 +133,6 @@ def test_an_explicit_split_replaces_the_deterministic_one():
     other = {p: int(i < 2) for i, p in enumerate(paths)}
     split = cv.cross_validate({"d": scores}, windows, k=2, folds=other)
     assert [f.files for f in split.folds] == [tuple(paths[2:]), tuple(paths[:2])]
+    for bad in ({p: 0 for p in paths[1:]}, {**other, paths[0]: 2}):
+        with pytest.raises(InputError, match="bad fold split"):
+            cv.cross_validate({"d": scores}, windows, k=2, folds=bad)

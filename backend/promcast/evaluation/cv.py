@@ -80,6 +80,8 @@ def cross_validate(candidates: Mapping[str, Mapping[str, pd.Series]], windows: M
     if not candidates:
         raise InputError("cross-validation needs at least one candidate detector")
     folds = assign_folds(list(windows), k) if folds is None else dict(folds)
+    if set(folds) != set(windows) or not set(folds.values()) <= set(range(k)):
+        raise InputError(f"bad fold split: expected every scored file once, each in a fold from 0 to {k - 1}")
     prepared = {name: nab.prepare(scores, windows) for name, scores in candidates.items()}
     results = []
     for fold in range(k):
