@@ -10,6 +10,7 @@ on the learner alone (``spatial_tolerance=None``), so the spatial check cannot d
 from __future__ import annotations
 
 import copy
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -181,15 +182,15 @@ def test_rebuild_keeps_earlier_scores_and_fires_once(name):
 
 
 class _Counting:
-    """A learner that records its range and counts the steps every instance took (the replay work)."""
+    """A learner that records its range and adds each step to ``steps`` (a list shared by the learners one
+    test makes, so the replay work can be counted without state shared between tests)."""
 
-    steps = 0
-
-    def __init__(self, low, high):
+    def __init__(self, low, high, steps: list | None = None):
         self.range = (low, high)
+        self.steps = steps if steps is not None else []
 
     def step(self, value):
-        _Counting.steps += 1
+        self.steps.append(value)
         return 0.0
 
 
@@ -246,8 +247,8 @@ def test_rebuild_at_exactly_twice_the_range_and_from_a_zero_width_range():
 def test_replays_stay_within_the_budget():
     """A metric flat for 1,000 rows that then grows doubles its range at every row: the rebuilds stop
     once the rows replayed reach ``REPLAY_BUDGET`` times the rows seen, and resume as rows accumulate."""
-    wrapper = RangeRebuild(_Counting, 5.0, 5.0, rows=1000, margin=0.0)
-    _Counting.steps = 0
+    steps: list = []
+    wrapper = RangeRebuild(partial(_Counting, steps=steps), 5.0, 5.0, rows=1000, margin=0.0)
     for _ in range(1000):
         wrapper.step(5.0)
     for k in range(1, 41):
@@ -255,7 +256,7 @@ def test_replays_stay_within_the_budget():
     rows = 1040
     assert wrapper.replayed <= RangeRebuild.REPLAY_BUDGET * rows
     assert 1 <= wrapper.rebuilds <= RangeRebuild.REPLAY_BUDGET + 1
-    assert _Counting.steps == rows + wrapper.replayed  # every step is a learnt row or a replayed one
+    assert len(steps) == rows + wrapper.replayed  # every step is a learnt row or a replayed one
     assert wrapper.pending, "the last exits wait for the budget"
     unlimited = RangeRebuild(_Counting, 5.0, 5.0, rows=1000, margin=0.0)
     unlimited.REPLAY_BUDGET = float("inf")
